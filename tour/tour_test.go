@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildTour builds this program, as `go run ./tour` would.
+func buildTour(t *testing.T) string {
+	exe := filepath.Join(t.TempDir(), "tour")
+	out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return exe
+}
+
+// TestTourRunsEveryExample runs the whole tour, as the README's first command does, and
+// checks its summary: one ok line for each example, exit 0, nothing left in its TMPDIR.
+func TestTourRunsEveryExample(t *testing.T) {
+	exe := buildTour(t)
+	tmp := t.TempDir()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", out)
+	summary := string(out[strings.LastIndex(string(out), "== summary"):])
+	for _, ex := range examples {
+		assert.Regexp(t, `(?m)^`+ex.dir+` +ok$`, summary)
+	}
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the tour left files in its TMPDIR")
+}
+
+// TestTourCtrlC interrupts the tour as a terminal does (SIGINT to the whole process group)
+// while a writer holds a lock for an hour: the tour and its programs end promptly, and the
+// tour's temporary directory is gone.
+func TestTourCtrlC(t *testing.T) {
+	exe := buildTour(t)
+	tmp := t.TempDir()
+	cmd := exec.Command(exe, "01-file-lock")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	pgid := cmd.Process.Pid
+	defer syscall.Kill(-pgid, syscall.SIGKILL)
+
+	held := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "writer: holding the exclusive lock") {
+				held <- true
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+		close(held)
+	}()
+	select {
+	case ok := <-held:
+		require.True(t, ok, "the tour ended before its writer held the lock")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the tour's writer did not hold the lock within 30s")
+	}
+
+	require.NoError(t, syscall.Kill(-pgid, syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		require.True(t, errors.As(err, &exit), "tour exit: %v", err)
+		assert.Equal(t, 1, exit.ExitCode())
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tour did not end within 10s of Ctrl-C")
+	}
+	assert.ErrorIs(t, syscall.Kill(-pgid, 0), syscall.ESRCH, "a program of the tour is still running")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the tour left files in its TMPDIR")
+}
+
+func TestTourUnknownExample(t *testing.T) {
+	exe := buildTour(t)
+	out, err := exec.Command(exe, "99-nothing").CombinedOutput()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "%v", err)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Regexp(t, `^tour: no example "99-nothing" \(the examples: 01-file-lock.*\)\n$`, string(out))
+}
