@@ -37,6 +37,7 @@ type example struct {
 // here, with a file tour_NN.go holding its scenario.
 var examples = []example{
 	{"01-file-lock", "a shared file guarded by flock and OFD locks", []string{"writer", "reader", "counter"}, playFileLock},
+	{"02-shm-sysv", "System V shared memory that outlives its writer", []string{"writer", "reader"}, playShmSysV},
 }
 
 func main() {

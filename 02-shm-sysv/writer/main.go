@@ -1,0 +1,199 @@
+// Writer puts a message in a System V shared memory segment and exits, leaving the segment for
+// the reader: a segment is kernel-persistent, so it outlives the process that made it.
+//
+// It demonstrates shmget(2) with IPC_CREAT|IPC_EXCL and mode 0600, shmctl(2) IPC_STAT to check a
+// segment that already exists, shmat(2), a plain memory write, and shmdt(2).
+//
+// Usage:
+//
+//	writer [-key K | -path FILE -proj N] [-size BYTES] message ...
+//
+// The message is the arguments joined by spaces; the writer stores it at offset 0 followed by a
+// NUL byte. The key is -key, or ftok(3) of -path and -proj (by default the temporary directory
+// and 'M'). Run the writer first, then the reader, in two terminals:
+//
+//	terminal 1: go run ./writer hello, shared memory
+//	            ipcs -m          (the segment is there, with nobody attached)
+//	terminal 2: go run ./reader
+//
+// The writer creates the segment (mode 0600, -size bytes) or reuses the one that has the key, if
+// it is ours and large enough. The reader removes it (unless it is run with -keep); so may
+// `ipcrm -M KEY`.
+//
+// Neither program waits for anything, so neither handles signals: there is no blocking call to
+// interrupt, and a writer killed half way leaves at worst a segment that the reader removes.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+
+	shmsysv "example.com/ipc/02-shm-sysv"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("writer: ")
+	keyFlag := flag.String("key", "", "the segment's `key`, decimal or 0x hex (default: ftok of -path and -proj)")
+	path := flag.String("path", shmsysv.DefaultPath, "an existing `file` that ftok turns into the key, with -proj")
+	proj := flag.Int("proj", shmsysv.DefaultProj, "the ftok project `id`, 1 to 255")
+	size := flag.Int("size", shmsysv.DefaultSize, "the size of the segment in `bytes`; the message may be one byte less")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-key K | -path FILE -proj N] [-size BYTES] message ...
+
+Writer stores the message (the arguments joined by spaces) and a NUL byte at offset 0 of the
+System V shared memory segment with the key, creating the segment if there is none, and exits.
+The segment stays until a reader removes it.
+
+Example, then run the reader in another terminal:
+  writer hello, shared memory
+
+Default key: %s
+
+Flags:
+`, defaultKey())
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["key"] && (set["path"] || set["proj"]) {
+		log.Print("-key and -path/-proj are two ways to give the key: pass one or the other")
+		os.Exit(2)
+	}
+	var key uint32
+	var err error
+	if set["key"] {
+		key, err = shmsysv.ParseKey(*keyFlag)
+	} else {
+		err = shmsysv.CheckProj(*proj)
+	}
+	if err != nil {
+		log.Print(err)
+		os.Exit(2)
+	}
+	if flag.NArg() == 0 {
+		log.Print("no message: pass it as arguments, for example: writer hello, shared memory")
+		os.Exit(2)
+	}
+	if *size < 1 {
+		log.Printf("-size %d: want 1 byte or more", *size)
+		os.Exit(2)
+	}
+	msg := []byte(strings.Join(flag.Args(), " "))
+	if len(msg)+1 > *size {
+		log.Printf("the message is %d bytes; with its NUL it needs %d, more than -size %d (pass -size %d or more, or a shorter message)", len(msg), len(msg)+1, *size, len(msg)+1)
+		os.Exit(2)
+	}
+	if !set["key"] {
+		if key, err = shmsysv.Ftok(*path, *proj); err != nil {
+			log.Printf("%v (ftok needs a file that exists: create it, or pass another -path, or -key)", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(key, *size, msg); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+func run(key uint32, size int, msg []byte) (err error) {
+	// 1. Create the segment, or find the one that already has the key. IPC_EXCL makes the
+	// creation fail with EEXIST instead of silently returning an existing segment, so we know
+	// which happened. shmget(key, 0, 0) then finds the existing one: size 0 asks for no
+	// particular size, and flags 0 for no particular permission (we check both next). If the
+	// segment is removed between the two calls, try again.
+	var id int
+	created := false
+	for {
+		id, err = unix.SysvShmGet(shmsysv.ShmKey(key), size, unix.IPC_CREAT|unix.IPC_EXCL|shmsysv.Mode)
+		if err == nil {
+			created = true
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			return shmgetError(key, size, err)
+		}
+		if id, err = unix.SysvShmGet(shmsysv.ShmKey(key), 0, 0); !errors.Is(err, unix.ENOENT) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("shmget key 0x%08x: %w", key, err)
+	}
+
+	// 2. If a later step fails, remove the segment we created, so that a reader does not find
+	// an empty one. A segment that existed before is not ours to remove.
+	if created {
+		defer func() {
+			if err != nil {
+				unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+			}
+		}()
+		log.Printf("created segment key 0x%08x (shmid %d, %d bytes, mode %04o)", key, id, size, shmsysv.Mode)
+	} else {
+		// 3. A segment that was there already may be anyone's: IPC_STAT tells its owner and
+		// its size. Refuse another user's segment, and one too small for -size.
+		var ds unix.SysvShmDesc
+		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): permission denied (the segment belongs to another user; pass another -key or -path/-proj)", key, id)
+		} else if err != nil {
+			return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): %w", key, id, err)
+		}
+		if uid := os.Geteuid(); int(ds.Perm.Uid) != uid {
+			return fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d, not to you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, ds.Perm.Uid, uid)
+		}
+		if ds.Segsz < uint64(size) {
+			return fmt.Errorf("segment key 0x%08x (shmid %d) is %d bytes, smaller than -size %d (pass -size %d or less, or remove it: ipcrm -m %d)", key, id, ds.Segsz, size, ds.Segsz, id)
+		}
+		log.Printf("reusing segment key 0x%08x (shmid %d, %d bytes, mode %04o)", key, id, ds.Segsz, ds.Perm.Mode&0o777)
+	}
+
+	// 4. Attach: shmat maps the segment into our address space, and seg is its bytes (all of
+	// them: an existing segment may be larger than -size).
+	seg, err := unix.SysvShmAttach(id, 0, 0)
+	if err != nil {
+		return fmt.Errorf("shmat key 0x%08x (shmid %d): %w", key, id, err)
+	}
+
+	// 5. Write the message and its NUL at offset 0. This is a plain memory write, no system
+	// call: every process attached to the segment sees the bytes as they land.
+	err = shmsysv.Put(seg, msg)
+
+	// 6. Detach. The segment stays, with nobody attached, until someone removes it.
+	if derr := unix.SysvShmDetach(seg); err == nil && derr != nil {
+		err = fmt.Errorf("shmdt key 0x%08x (shmid %d): %w", key, id, derr)
+	}
+	if err != nil {
+		return err
+	}
+	log.Printf("wrote %d bytes and a NUL at offset 0, and detached; the segment stays until a reader removes it", len(msg))
+	return nil
+}
+
+// shmgetError explains why shmget could not create a segment.
+func shmgetError(key uint32, size int, err error) error {
+	switch err {
+	case unix.EINVAL:
+		return fmt.Errorf("shmget key 0x%08x: invalid argument (-size %d is more than the kernel allows: see /proc/sys/kernel/shmmax)", key, size)
+	case unix.ENOMEM:
+		return fmt.Errorf("shmget key 0x%08x: cannot allocate memory (-size %d is more memory than the kernel can promise: pass a smaller -size)", key, size)
+	case unix.ENOSPC:
+		return fmt.Errorf("shmget key 0x%08x: no space left on device (a system-wide limit on shared memory is reached: see /proc/sys/kernel/shmmni and shmall, and ipcs -m for the segments)", key)
+	}
+	return fmt.Errorf("shmget key 0x%08x: %w", key, err)
+}
+
+// defaultKey describes the default key for -h.
+func defaultKey() string {
+	key, err := shmsysv.Ftok(shmsysv.DefaultPath, shmsysv.DefaultProj)
+	if err != nil {
+		return fmt.Sprintf("ftok(%q, %d) fails: %v", shmsysv.DefaultPath, shmsysv.DefaultProj, err)
+	}
+	return fmt.Sprintf("ftok(%q, %d) = 0x%08x", shmsysv.DefaultPath, shmsysv.DefaultProj, key)
+}
