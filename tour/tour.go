@@ -103,10 +103,22 @@ type proc struct {
 // start starts a program in the background, showing the command line and, as they come, its
 // stdout and stderr lines.
 func (t *tour) start(stdin io.Reader, name string, args ...string) (*proc, error) {
-	t.print("$ " + shellQuote(name, args))
 	cmd := exec.CommandContext(t.ctx, filepath.Join(t.bin, name), args...)
-	cmd.Dir = t.dir
 	cmd.Stdin = stdin
+	return t.launch(cmd, name, shellQuote(name, args))
+}
+
+// shell starts a shell command line, such as a pipeline (the shell makes the pipe), with the
+// example's programs first on PATH.
+func (t *tour) shell(line string) (*proc, error) {
+	cmd := exec.CommandContext(t.ctx, "sh", "-c", line)
+	cmd.Env = append(os.Environ(), "PATH="+t.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return t.launch(cmd, "pipeline", line)
+}
+
+func (t *tour) launch(cmd *exec.Cmd, name, display string) (*proc, error) {
+	t.print("$ " + display)
+	cmd.Dir = t.dir
 	// On the tour's Ctrl-C or time-out, ask the program to stop as a user would: it cleans up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
