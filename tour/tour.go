@@ -113,7 +113,7 @@ func (t *tour) start(stdin io.Reader, name string, args ...string) (*proc, error
 func (t *tour) shell(line string) (*proc, error) {
 	cmd := exec.CommandContext(t.ctx, "sh", "-c", line)
 	cmd.Env = append(os.Environ(), "PATH="+t.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return t.launch(cmd, "pipeline", line)
+	return t.launch(cmd, "sh", line)
 }
 
 func (t *tour) launch(cmd *exec.Cmd, name, display string) (*proc, error) {
@@ -170,22 +170,30 @@ func (p *proc) copy(r io.Reader, isStderr bool) {
 
 // waitFor waits until the program says a line on stderr that matches re.
 func (p *proc) waitFor(re string) error {
+	return p.waitForCount(re, 1)
+}
+
+// waitForCount waits until the program has said n lines on stderr that match re.
+func (p *proc) waitForCount(re string, n int) error {
 	rx := regexp.MustCompile(re)
 	timeout := time.After(lineTimeout)
 	for {
 		p.mu.Lock()
+		seen := 0
 		for _, line := range p.stderr {
 			if rx.MatchString(line) {
-				p.mu.Unlock()
-				return nil
+				seen++
 			}
 		}
 		change := p.change
 		p.mu.Unlock()
+		if seen >= n {
+			return nil
+		}
 		select {
 		case <-change:
 		case <-timeout:
-			return fmt.Errorf("%s did not say %q within %v", p.name, re, lineTimeout)
+			return fmt.Errorf("%s did not say %q (%d times) within %v", p.name, re, n, lineTimeout)
 		case <-p.t.ctx.Done():
 			return p.t.ctx.Err()
 		}

@@ -1,0 +1,138 @@
+package fifo_test
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The programs the scripts run, built once by TestMain.
+var programs = []string{"writer", "reader"}
+
+// TestMain builds the programs with go build into a temporary directory and puts it first on
+// PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	bin, err := os.MkdirTemp("", "fifo-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	// Let an unprivileged user run them too (the permission checks run one as nobody).
+	if err := os.Chmod(bin, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	args := []string{"build", "-o", bin}
+	for _, p := range programs {
+		args = append(args, "./"+p)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return m.Run()
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Deadline:            deadline(t, 3*time.Minute),
+		Setup:               setup,
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfor": waitFor,
+		},
+	})
+}
+
+// deadline bounds every command of the scripts, so that a pair that hangs fails the test
+// instead of hanging it until go test's own timeout.
+func deadline(t *testing.T, d time.Duration) time.Time {
+	end := time.Now().Add(d)
+	if td, ok := t.Deadline(); ok && td.Before(end) {
+		return td
+	}
+	return end
+}
+
+// setup runs before each script. Its FIFOs live in $WORK, so scripts running in parallel
+// never share one; the programs' default path is in $TMPDIR, which testscript sets to
+// $WORK/.tmp. It also registers the leak check: every FIFO a script made, by a program or by
+// mkfifo(1), must be gone at its end.
+func setup(env *testscript.Env) error {
+	if os.Geteuid() == 0 {
+		// The permission checks run a program as nobody, who must be able to reach $WORK
+		// (but not list it): testscript makes it and its parent 0700.
+		for _, dir := range []string{env.WorkDir, filepath.Dir(env.WorkDir)} {
+			if err := os.Chmod(dir, 0o711); err != nil {
+				return err
+			}
+		}
+	}
+	work := env.WorkDir
+	env.Defer(func() {
+		if left := fifosUnder(work); len(left) > 0 {
+			env.T().Fatal("FIFOs left behind at the end of the script:\n" + strings.Join(left, "\n"))
+		}
+	})
+	return nil
+}
+
+// fifosUnder returns the paths of the FIFOs under dir.
+func fifosUnder(dir string) []string {
+	var found []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeNamedPipe != 0 {
+			found = append(found, path)
+		}
+		return nil
+	})
+	return found
+}
+
+// waitFor waits until a file exists and, given a regexp, until its content matches it:
+// `waitfor reader.err '^reader: waiting'`. It polls for at most ten seconds, then fails with
+// what the file held, so that a broken pair fails the script instead of hanging it.
+func waitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfor file [regexp]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile("(?m)" + args[1])
+	}
+	const limit = 10 * time.Second
+	path := ts.MkAbs(args[0])
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, err := os.ReadFile(path)
+		if err == nil && (re == nil || re.Match(data)) {
+			return
+		}
+		if time.Since(start) > limit {
+			if err != nil {
+				ts.Fatalf("waited %v for %s: %v", limit, args[0], err)
+			}
+			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
+		}
+	}
+}
