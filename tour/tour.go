@@ -29,6 +29,8 @@ type tour struct {
 	out sync.Mutex
 	// every program started, to stop and wait for at the end
 	procs []*proc
+	// what to undo once every program has ended
+	cleanups []func()
 }
 
 // build compiles the example's programs with the workspace's go.work.
@@ -61,6 +63,12 @@ func (t *tour) play(ex example) error {
 	return ex.play(t)
 }
 
+// cleanup arranges for f to run at the end of the example, after every program has ended:
+// to remove an object that a program would have removed, had the tour not stopped half way.
+func (t *tour) cleanup(f func()) {
+	t.cleanups = append(t.cleanups, f)
+}
+
 // stopAll stops the programs still running (after a failure or Ctrl-C) and waits for every
 // program, so that none outlives the tour and each has cleaned up.
 func (t *tour) stopAll() {
@@ -69,6 +77,9 @@ func (t *tour) stopAll() {
 			p.cmd.Process.Signal(syscall.SIGTERM)
 		}
 		p.wait()
+	}
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
 	}
 }
 

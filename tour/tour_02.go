@@ -28,7 +28,7 @@ func playShmSysV(t *tour) error {
 	}
 	// Should the tour stop half way (Ctrl-C, a failure), remove the segment the last reader
 	// would have removed: it would outlive the tour.
-	defer exec.Command("ipcrm", "-M", m[1]).Run()
+	t.cleanup(func() { exec.Command("ipcrm", "-M", m[1]).Run() })
 
 	t.say("The segment outlives the writer: ipcs -m lists it, with no process attached (nattch 0).")
 	if ipcs, err := exec.Command("ipcs", "-m").Output(); err == nil {

@@ -42,55 +42,65 @@ func TestTourRunsEveryExample(t *testing.T) {
 }
 
 // TestTourCtrlC interrupts the tour as a terminal does (SIGINT to the whole process group)
-// while a writer holds a lock for an hour: the tour and its programs end promptly, and the
-// tour's temporary directory is gone.
+// while a program waits: the tour and its programs end promptly, and nothing is left: no
+// process, no file in the tour's TMPDIR, no shared memory object.
 func TestTourCtrlC(t *testing.T) {
 	exe := buildTour(t)
-	tmp := t.TempDir()
-	cmd := exec.Command(exe, "01-file-lock")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	pgid := cmd.Process.Pid
-	defer syscall.Kill(-pgid, syscall.SIGKILL)
+	for _, tc := range []struct{ example, waiting string }{
+		{"01-file-lock", "reader: waiting for a shared lock"},
+		{"03-shm-posix", "reader: waiting for a writer to publish"},
+		{"06-fifo", "reader: waiting for a writer to open"},
+	} {
+		t.Run(tc.example, func(t *testing.T) {
+			tmp := t.TempDir()
+			cmd := exec.Command(exe, tc.example)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			pgid := cmd.Process.Pid
+			defer syscall.Kill(-pgid, syscall.SIGKILL)
 
-	held := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "writer: holding the exclusive lock") {
-				held <- true
-				break
+			waiting := make(chan bool, 1)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if strings.Contains(sc.Text(), tc.waiting) {
+						waiting <- true
+						break
+					}
+				}
+				for sc.Scan() {
+				}
+				close(waiting)
+			}()
+			select {
+			case ok := <-waiting:
+				require.True(t, ok, "the tour ended before a program said %q", tc.waiting)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no program of the tour said %q within 30s", tc.waiting)
 			}
-		}
-		for sc.Scan() {
-		}
-		close(held)
-	}()
-	select {
-	case ok := <-held:
-		require.True(t, ok, "the tour ended before its writer held the lock")
-	case <-time.After(30 * time.Second):
-		t.Fatal("the tour's writer did not hold the lock within 30s")
-	}
 
-	require.NoError(t, syscall.Kill(-pgid, syscall.SIGINT))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		require.True(t, errors.As(err, &exit), "tour exit: %v", err)
-		assert.Equal(t, 1, exit.ExitCode())
-	case <-time.After(10 * time.Second):
-		t.Fatal("the tour did not end within 10s of Ctrl-C")
+			require.NoError(t, syscall.Kill(-pgid, syscall.SIGINT))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				var exit *exec.ExitError
+				require.True(t, errors.As(err, &exit), "tour exit: %v", err)
+				assert.Equal(t, 1, exit.ExitCode())
+			case <-time.After(10 * time.Second):
+				t.Fatal("the tour did not end within 10s of Ctrl-C")
+			}
+			assert.ErrorIs(t, syscall.Kill(-pgid, 0), syscall.ESRCH, "a program of the tour is still running")
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			assert.Empty(t, left, "the tour left files in its TMPDIR")
+			shm, _ := filepath.Glob("/dev/shm/ipc-tour-*")
+			assert.Empty(t, shm, "the tour left a shared memory object")
+		})
 	}
-	assert.ErrorIs(t, syscall.Kill(-pgid, 0), syscall.ESRCH, "a program of the tour is still running")
-	left, err := os.ReadDir(tmp)
-	require.NoError(t, err)
-	assert.Empty(t, left, "the tour left files in its TMPDIR")
 }
 
 func TestTourUnknownExample(t *testing.T) {

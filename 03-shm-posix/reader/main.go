@@ -1,0 +1,220 @@
+// Reader takes the message out of a POSIX shared memory object, waiting for a writer to publish
+// one if there is none yet, prints it, and removes the object.
+//
+// It demonstrates shm_open(3) (in Go: open(2) on /dev/shm/NAME with O_CREAT|O_EXCL), ftruncate(2),
+// mmap(2) with MAP_SHARED, futex(2) FUTEX_WAIT on a word of the mapping, an atomic load and a
+// compare-and-swap on that word, and shm_unlink(3) (in Go: unlink(2)).
+//
+// Usage:
+//
+//	reader [-name NAME] [-size BYTES]
+//
+// Run the pair in two terminals, in either order: a reader started first waits, asleep in
+// FUTEX_WAIT, until the writer has published a whole message; one started after reads it at
+// once.
+//
+//	terminal 1: go run ./reader
+//	terminal 2: go run ./writer "hello, reader"
+//
+// Whichever program starts first creates the object, with mode 0600. The reader that takes
+// the message removes the object; so does a waiting reader stopped with Ctrl-C or SIGTERM, if
+// it created the object.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	shmposix "example.com/ipc/03-shm-posix"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("reader: ")
+	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional)")
+	size := flag.Int("size", shmposix.DefaultSize, "the largest message, in `BYTES`, that the object holds if the reader creates it")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: reader [-name NAME] [-size BYTES]
+
+Reader waits for a message in the POSIX shared memory object NAME, creating the object if
+needed, prints the message and removes the object.
+
+Example, then run "writer hello" in another terminal:
+  reader
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		log.Printf("unexpected argument %q: the reader takes only flags (see reader -h)", flag.Arg(0))
+		os.Exit(2)
+	}
+	path, err := shmposix.Path(*name)
+	if err != nil {
+		log.Printf("-name %q: %v", *name, err)
+		os.Exit(2)
+	}
+	if *size < 1 || *size > shmposix.MaxSize {
+		log.Printf("-size %d: want 1 to %d bytes", *size, shmposix.MaxSize)
+		os.Exit(2)
+	}
+	if err := run(path, *size); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+func run(path string, size int) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// 1. Create the object, or open the one a writer (or another reader) created first.
+	// O_EXCL makes exactly one process the creator when both start at once; the other gets
+	// EEXIST and opens what is there.
+	fd, err := shmposix.ShmOpen(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, shmposix.Mode)
+	created := err == nil
+	if errors.Is(err, unix.EEXIST) {
+		fd, err = shmposix.ShmOpen(path, unix.O_RDWR, 0)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+
+	// 2. A new object is empty: give it its size, which fills it with zeros, so its state is
+	// Empty. An object someone else created has its size already, or will in a moment.
+	objSize := shmposix.HeaderSize + size
+	if created {
+		if err := unix.Ftruncate(fd, int64(objSize)); err != nil {
+			unix.Unlink(path)
+			return &os.PathError{Op: "ftruncate", Path: path, Err: err}
+		}
+	} else {
+		objSize, err = shmposix.CheckExisting(ctx, fd, path)
+		if errors.Is(err, context.Canceled) {
+			log.Print("interrupted; nothing read")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	// 3. Map the whole object, shared, for writing too: taking the message is a store to the
+	// state word.
+	mem, err := unix.Mmap(fd, 0, objSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		if created {
+			unix.Unlink(path)
+		}
+		return &os.PathError{Op: "mmap", Path: path, Err: err}
+	}
+	defer unix.Munmap(mem)
+	h := shmposix.HeaderOf(mem)
+
+	// 4. Wait until the state is Full: load it atomically and, while there is no whole message
+	// (Empty, or Writing), sleep in FUTEX_WAIT on the word. The kernel sleeps only if the word
+	// still holds the value we saw, so a writer that publishes between our load and our sleep
+	// makes FUTEX_WAIT return at once, and its FUTEX_WAKE is never missed.
+	for waiting := false; ; {
+		s := atomic.LoadUint32(&h.State)
+		if s == shmposix.Full {
+			break
+		}
+		if s == shmposix.Done {
+			return fmt.Errorf("another reader took the message in %s, or closed it; nothing read", path)
+		}
+		if s != shmposix.Empty && s != shmposix.Writing {
+			return fmt.Errorf("%s holds an unknown state %d: it is not one of these objects (pass -name with another name)", path, s)
+		}
+		if !waiting {
+			log.Printf("waiting for a writer to publish a message in %s...", path)
+			waiting = true
+		}
+		if !futexWait(ctx, &h.State, s) {
+			return interrupted(h, path, created)
+		}
+	}
+
+	// 5. The state is Full, so the length and the message are complete (see the writer's
+	// step 6). Check the length against the mapping before trusting it.
+	n := int(h.Len)
+	if n > objSize-shmposix.HeaderSize {
+		return fmt.Errorf("%s says its message is %d bytes, but it holds at most %d: it is corrupt; left it alone", path, n, objSize-shmposix.HeaderSize)
+	}
+
+	// 6. Take the message: move the state from Full to Done, so that of two readers only one
+	// prints it, and a writer that opened the object meanwhile does not write into it.
+	if !atomic.CompareAndSwapUint32(&h.State, shmposix.Full, shmposix.Done) {
+		return fmt.Errorf("another reader took the message in %s; nothing read", path)
+	}
+	msg := string(mem[shmposix.HeaderSize : shmposix.HeaderSize+n]) // a copy: the mapping goes away
+
+	// 7. Remove the object, as shm_unlink(3) does: the name goes now, and the memory when the
+	// last process unmaps it.
+	if err := unix.Unlink(path); err != nil {
+		return &os.PathError{Op: "unlink", Path: path, Err: err}
+	}
+
+	// 8. Print the message, one line.
+	if _, err := fmt.Println(msg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// futexWait sleeps in FUTEX_WAIT while *addr holds val. It returns true when the sleep ended
+// (a wake, or the word had changed, or a spurious return: the caller looks again), and false
+// when ctx ended first.
+//
+// A signal does not end FUTEX_WAIT in a Go program: the runtime's handlers have SA_RESTART,
+// and the signal may be delivered to another thread anyway. So the call runs in a goroutine
+// of its own, and futexWait stops waiting for it when ctx ends. The goroutine then stays
+// asleep in the kernel until someone wakes the word or the process exits, which it does
+// soon; it touches no memory of the mapping when it returns, so unmapping is safe.
+func futexWait(ctx context.Context, addr *uint32, val uint32) bool {
+	done := make(chan struct{})
+	go func() {
+		shmposix.Futex(addr, shmposix.FUTEX_WAIT, val, nil) // EAGAIN, EINTR or woken: look again
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// interrupted handles Ctrl-C or SIGTERM during the wait. A reader that created the object
+// removes it, so that nothing is left in /dev/shm; but first it closes the object (Empty to
+// Done), so that a writer arriving now refuses instead of publishing into a removed object,
+// and wakes any other reader waiting on it, who would otherwise wait for ever. If a writer
+// has claimed the object already, its message is left for the next reader.
+func interrupted(h *shmposix.Header, path string, created bool) error {
+	if !created {
+		log.Printf("interrupted; left %s, which another program created", path)
+		return nil
+	}
+	if !atomic.CompareAndSwapUint32(&h.State, shmposix.Empty, shmposix.Done) {
+		log.Printf("interrupted; a writer has just claimed %s: left it and its message for the next reader (if that writer died, remove it with rm %s)", path, path)
+		return nil
+	}
+	shmposix.Futex(&h.State, shmposix.FUTEX_WAKE, math.MaxInt32, nil)
+	if err := unix.Unlink(path); err != nil {
+		return &os.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	log.Printf("interrupted; removed %s", path)
+	return nil
+}
