@@ -9,7 +9,8 @@
 //
 // A System V segment is kernel-persistent: it outlives the process that created it and stays
 // until it is marked for removal with shmctl(IPC_RMID) AND the last process attached to it has
-// detached (or exited). A segment that nobody removes stays until the machine reboots.
+// detached (or exited). A segment that nobody removes stays until the machine reboots (unless
+// the sysctl kernel.shm_rmid_forced is 1: then a segment goes as soon as nobody is attached).
 package shmsysv
 
 import (

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unsafe"
@@ -35,8 +36,10 @@ var DefaultName = DefaultNameFor(os.TempDir())
 // DefaultNameFor returns the default object name for programs whose os.TempDir() is dir:
 // "/ipc-shm-posix" for the usual /tmp. /dev/shm is one namespace for the whole machine, unlike
 // a temporary directory, so programs run with another $TMPDIR (as the tests are) get a name of
-// their own, with a hash of that directory appended.
+// their own, with a hash of that directory appended. The directory is cleaned first, so that
+// TMPDIR=/tmp/ in one terminal and no TMPDIR in the other still name the same object.
 func DefaultNameFor(dir string) string {
+	dir = filepath.Clean(dir)
 	if dir == "/tmp" {
 		return "/ipc-shm-posix"
 	}

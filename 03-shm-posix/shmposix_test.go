@@ -48,6 +48,10 @@ func TestPath(t *testing.T) {
 
 func TestDefaultName(t *testing.T) {
 	assert.Equal(t, "/ipc-shm-posix", shmposix.DefaultNameFor("/tmp"))
+	// Spellings of /tmp (TMPDIR=/tmp/ in one terminal, none in the other) are one object.
+	assert.Equal(t, "/ipc-shm-posix", shmposix.DefaultNameFor("/tmp/"))
+	assert.Equal(t, "/ipc-shm-posix", shmposix.DefaultNameFor("//tmp/."))
+	assert.Equal(t, shmposix.DefaultNameFor("/home/me/tmp"), shmposix.DefaultNameFor("/home/me/tmp/"))
 	a := shmposix.DefaultNameFor("/home/me/tmp")
 	b := shmposix.DefaultNameFor("/home/you/tmp")
 	assert.Regexp(t, `^/ipc-shm-posix-[0-9a-f]{8}$`, a)

@@ -40,7 +40,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("reader: ")
-	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional)")
+	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional; the default comes from $TMPDIR, so give both programs the same $TMPDIR)")
 	size := flag.Int("size", shmposix.DefaultSize, "the largest message, in `BYTES`, that the object holds if the reader creates it")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: reader [-name NAME] [-size BYTES]
@@ -142,8 +142,8 @@ func run(path string, size int) error {
 			log.Printf("waiting for a writer to publish a message in %s...", path)
 			waiting = true
 		}
-		if !futexWait(ctx, &h.State, s) {
-			return interrupted(h, path, created)
+		if err := futexWait(ctx, &h.State, s); err != nil {
+			return stopWaiting(h, path, created, err)
 		}
 	}
 
@@ -174,47 +174,58 @@ func run(path string, size int) error {
 	return nil
 }
 
-// futexWait sleeps in FUTEX_WAIT while *addr holds val. It returns true when the sleep ended
-// (a wake, or the word had changed, or a spurious return: the caller looks again), and false
-// when ctx ended first.
+// futexWait sleeps in FUTEX_WAIT while *addr holds val. It returns nil when the sleep ended
+// (a wake, or the word had changed, or a spurious return: the caller looks again), ctx's error
+// when ctx ended first, and any other error of futex(2), which looking again would not cure.
 //
 // A signal does not end FUTEX_WAIT in a Go program: the runtime's handlers have SA_RESTART,
 // and the signal may be delivered to another thread anyway. So the call runs in a goroutine
 // of its own, and futexWait stops waiting for it when ctx ends. The goroutine then stays
 // asleep in the kernel until someone wakes the word or the process exits, which it does
 // soon; it touches no memory of the mapping when it returns, so unmapping is safe.
-func futexWait(ctx context.Context, addr *uint32, val uint32) bool {
-	done := make(chan struct{})
+func futexWait(ctx context.Context, addr *uint32, val uint32) error {
+	done := make(chan error, 1)
 	go func() {
-		shmposix.Futex(addr, shmposix.FUTEX_WAIT, val, nil) // EAGAIN, EINTR or woken: look again
-		close(done)
+		_, err := shmposix.Futex(addr, shmposix.FUTEX_WAIT, val, nil)
+		done <- err
 	}()
 	select {
-	case <-done:
-		return true
+	case err := <-done:
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return nil // the word had changed, or a signal: look again
+		}
+		return err
 	case <-ctx.Done():
-		return false
+		return ctx.Err()
 	}
 }
 
-// interrupted handles Ctrl-C or SIGTERM during the wait. A reader that created the object
-// removes it, so that nothing is left in /dev/shm; but first it closes the object (Empty to
-// Done), so that a writer arriving now refuses instead of publishing into a removed object,
-// and wakes any other reader waiting on it, who would otherwise wait for ever. If a writer
-// has claimed the object already, its message is left for the next reader.
-func interrupted(h *shmposix.Header, path string, created bool) error {
-	if !created {
-		log.Printf("interrupted; left %s, which another program created", path)
-		return nil
+// stopWaiting ends the wait early: on Ctrl-C or SIGTERM (why is context.Canceled), or when
+// FUTEX_WAIT fails. A reader that created the object removes it, so that nothing is left in
+// /dev/shm; but first it closes the object (Empty to Done), so that a writer arriving now
+// refuses instead of publishing into a removed object, and wakes any other reader waiting on
+// it, who would otherwise wait for ever. If a writer has claimed the object already, its
+// message is left for the next reader.
+func stopWaiting(h *shmposix.Header, path string, created bool, why error) error {
+	what := "interrupted"
+	if !errors.Is(why, context.Canceled) {
+		what = fmt.Sprintf("futex FUTEX_WAIT %s: %v", path, why)
 	}
-	if !atomic.CompareAndSwapUint32(&h.State, shmposix.Empty, shmposix.Done) {
-		log.Printf("interrupted; a writer has just claimed %s: left it and its message for the next reader (if that writer died, remove it with rm %s)", path, path)
-		return nil
+	switch {
+	case !created:
+		what += fmt.Sprintf("; left %s, which another program created", path)
+	case !atomic.CompareAndSwapUint32(&h.State, shmposix.Empty, shmposix.Done):
+		what += fmt.Sprintf("; a writer has just claimed %s: left it and its message for the next reader (if that writer died, remove it with rm %s)", path, path)
+	default:
+		shmposix.Futex(&h.State, shmposix.FUTEX_WAKE, math.MaxInt32, nil)
+		if err := unix.Unlink(path); err != nil {
+			return &os.PathError{Op: "unlink", Path: path, Err: err}
+		}
+		what += "; removed " + path
 	}
-	shmposix.Futex(&h.State, shmposix.FUTEX_WAKE, math.MaxInt32, nil)
-	if err := unix.Unlink(path); err != nil {
-		return &os.PathError{Op: "unlink", Path: path, Err: err}
+	if errors.Is(why, context.Canceled) {
+		log.Print(what)
+		return nil // a clean Ctrl-C: exit 0
 	}
-	log.Printf("interrupted; removed %s", path)
-	return nil
+	return errors.New(what)
 }

@@ -40,7 +40,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("writer: ")
-	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional)")
+	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional; the default comes from $TMPDIR, so give both programs the same $TMPDIR)")
 	size := flag.Int("size", shmposix.DefaultSize, "the largest message, in `BYTES`, that the writer accepts, and that the object holds if the writer creates it")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-name NAME] [-size BYTES] message ...
