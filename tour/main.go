@@ -53,9 +53,8 @@ with one line per example. Run it from the root of the repository.
 Example:
   go run ./tour 01-file-lock
 
-Flags:
-`)
-		flag.PrintDefaults()
+The examples: %s
+`, strings.Join(exampleDirs(), ", "))
 	}
 	flag.Parse()
 	chosen, err := choose(flag.Args())
@@ -86,14 +85,19 @@ func choose(names []string) ([]example, error) {
 			}
 		}
 		if !found {
-			var all []string
-			for _, ex := range examples {
-				all = append(all, ex.dir)
-			}
-			return nil, fmt.Errorf("no example %q (the examples: %s)", name, strings.Join(all, ", "))
+			return nil, fmt.Errorf("no example %q (the examples: %s)", name, strings.Join(exampleDirs(), ", "))
 		}
 	}
 	return chosen, nil
+}
+
+// exampleDirs lists the examples' folders.
+func exampleDirs() []string {
+	var all []string
+	for _, ex := range examples {
+		all = append(all, ex.dir)
+	}
+	return all
 }
 
 // run tours the examples and reports whether they all passed.

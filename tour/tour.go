@@ -44,6 +44,13 @@ func (t *tour) build(root string, ex example) error {
 	// The programs import their module's root package: build them in the workspace, even
 	// if GOWORK=off is set (as it is when CI tests each module alone).
 	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
+	// go build keeps its work directory (go-build*) in $GOTMPDIR, and leaves it behind when
+	// Ctrl-C kills it: keep it in the tour's temporary folder, which the tour removes.
+	gotmp := filepath.Join(filepath.Dir(t.dir), "gotmp")
+	if err := os.MkdirAll(gotmp, 0o700); err != nil {
+		return err
+	}
+	cmd.Env = append(cmd.Env, "GOTMPDIR="+gotmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -111,3 +111,47 @@ func TestTourUnknownExample(t *testing.T) {
 	assert.Equal(t, 2, exit.ExitCode())
 	assert.Regexp(t, `^tour: no example "99-nothing" \(the examples: 01-file-lock.*\)\n$`, string(out))
 }
+
+// TestTourCtrlCWhileBuilding interrupts the tour while it runs go build (slowed down with -a,
+// which rebuilds everything). Ctrl-C kills go build, which leaves its go-build* work
+// directory behind: the tour must have pointed it into its own temporary folder.
+func TestTourCtrlCWhileBuilding(t *testing.T) {
+	exe := buildTour(t)
+	tmp := t.TempDir()
+	cmd := exec.Command(exe, "01-file-lock")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOFLAGS=-a")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	pgid := cmd.Process.Pid
+	defer syscall.Kill(-pgid, syscall.SIGKILL)
+
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		// go build's work directory, in $TMPDIR or wherever the tour points $GOTMPDIR.
+		direct, _ := filepath.Glob(filepath.Join(tmp, "go-build*"))
+		nested, _ := filepath.Glob(filepath.Join(tmp, "*", "*", "go-build*"))
+		if len(direct)+len(nested) > 0 {
+			break
+		}
+		require.Less(t, time.Since(start), 30*time.Second, "go build made no work directory in $TMPDIR")
+	}
+	require.NoError(t, syscall.Kill(-pgid, syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the tour did not end within 20s of Ctrl-C")
+	}
+	assert.ErrorIs(t, syscall.Kill(-pgid, 0), syscall.ESRCH, "a process of the tour is still running")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the tour left files in its TMPDIR")
+}
+
+func TestTourUsage(t *testing.T) {
+	exe := buildTour(t)
+	out, err := exec.Command(exe, "-h").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Regexp(t, `(?m)^The examples: 01-file-lock, [0-9a-z, -]+$`, string(out))
+	assert.NotContains(t, string(out), "Flags:", "a heading with no flag under it")
+}

@@ -38,7 +38,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("reader: ")
 	path := flag.String("file", filelock.DefaultPath, "the shared `path`")
-	hold := flag.Duration("hold", 0, "keep the shared lock this `duration` after reading, to watch a writer wait")
+	hold := flag.Duration("hold", 0, "keep the shared lock this `duration` after reading, to watch a writer wait (default 0: release it at once)")
 	kind := flag.String("lock", filelock.Flock, "lock `kind`: flock or ofd (the writer must use the same)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: reader [-file PATH] [-hold DURATION] [-lock flock|ofd]

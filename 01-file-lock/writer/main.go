@@ -40,7 +40,7 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("writer: ")
 	path := flag.String("file", filelock.DefaultPath, "the shared `path`")
-	hold := flag.Duration("hold", 0, "keep the lock this `duration` after writing, to watch a reader wait")
+	hold := flag.Duration("hold", 0, "keep the lock this `duration` after writing, to watch a reader wait (default 0: release it at once)")
 	kind := flag.String("lock", filelock.Flock, "lock `kind`: flock or ofd (the reader must use the same)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-file PATH] [-hold DURATION] [-lock flock|ofd] [message ...]
