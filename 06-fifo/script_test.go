@@ -17,6 +17,9 @@ import (
 // The programs the scripts run, built once by TestMain.
 var programs = []string{"writer", "reader"}
 
+// buildFlags are added to go build (race_test.go adds -race).
+var buildFlags []string
+
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
 func TestMain(m *testing.M) {
@@ -35,7 +38,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	args := []string{"build", "-o", bin}
+	args := append([]string{"build", "-o", bin}, buildFlags...)
 	for _, p := range programs {
 		args = append(args, "./"+p)
 	}
@@ -65,12 +68,13 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// deadline bounds every command of the scripts, so that a pair that hangs fails the test
-// instead of hanging it until go test's own timeout.
+// deadline bounds every command of the scripts, ten seconds before go test's own -timeout, so
+// that a pair that hangs fails its script, whose leak check then runs, instead of making go test
+// panic, which skips the leak checks.
 func deadline(t *testing.T, d time.Duration) time.Time {
 	end := time.Now().Add(d)
-	if td, ok := t.Deadline(); ok && td.Before(end) {
-		return td
+	if td, ok := t.Deadline(); ok && td.Add(-10*time.Second).Before(end) {
+		return td.Add(-10 * time.Second)
 	}
 	return end
 }
@@ -80,6 +84,8 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 // $WORK/.tmp. It also registers the leak check: every FIFO a script made, by a program or by
 // mkfifo(1), must be gone at its end.
 func setup(env *testscript.Env) error {
+	// Programs built with -race sleep a second on exit unless told not to.
+	env.Setenv("GORACE", "atexit_sleep_ms=0")
 	if os.Geteuid() == 0 {
 		// The permission checks run a program as nobody, who must be able to reach $WORK
 		// (but not list it): testscript makes it and its parent 0700.

@@ -144,11 +144,15 @@ func run(path string, follow bool) error {
 
 		// 4. Print each line unchanged, until end of file: read returns 0 when the FIFO is
 		// empty and no writer has it open any more. While a writer has it open, read waits.
+		// Printing waits too, while whoever reads our standard output does not read.
 		in := bufio.NewReader(f)
 		for {
 			line, err := in.ReadBytes('\n')
 			if len(line) > 0 {
-				if _, err := os.Stdout.Write(line); err != nil {
+				if err := printLine(ctx, line); errors.Is(err, context.Canceled) {
+					log.Printf("interrupted after %s", nLines(n))
+					return nil
+				} else if err != nil {
 					return err
 				}
 				n++
@@ -199,6 +203,29 @@ func waitForWriter(f *os.File) error {
 		return err
 	}
 	return pollErr
+}
+
+// printLine writes line to standard output with one write(2). That write blocks while whoever
+// reads our standard output does not read (reader | less), and a signal does not end it: the
+// kernel restarts it after Ctrl-C (SA_RESTART). So it runs in a goroutine, and when ctx is done
+// we stop waiting for it: run removes the FIFO, the program exits, and the write dies with it.
+func printLine(ctx context.Context, line []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.Stdout.Write(line)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done: // the line went out after all: count it
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // nLines says "1 line" or "n lines".
