@@ -98,13 +98,27 @@ func run(path string, hold time.Duration, kind string) error {
 		}
 	}
 
-	// 3. Read the whole file under the lock, from the start, and print it unchanged.
+	// 3. Read the whole file under the lock, from the start, and print it unchanged. The
+	// print may block while whoever reads our stdout does not read (reader | less), and a
+	// signal does not end that write(2) (SA_RESTART again), so it runs in a goroutine, as the
+	// lock's wait does: Ctrl-C ends the program, and with it the write and the lock.
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stdout.Write(data); err != nil {
-		return err
+	printed := make(chan error, 1)
+	go func() {
+		_, err := os.Stdout.Write(data)
+		printed <- err
+	}()
+	select {
+	case err := <-printed:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		log.Print("interrupted while printing")
+		return nil
 	}
 
 	// 4. Keep the lock for -hold, so that a writer started now has to wait.
