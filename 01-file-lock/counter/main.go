@@ -133,7 +133,9 @@ func run(path string, n int, kind string) error {
 			return nil
 		}
 	}
-	log.Printf("added %d to %s; the last value it wrote was %d", n, path, last)
+	if n > 0 {
+		log.Printf("added %d to %s; the last value it wrote was %d", n, path, last)
+	}
 	return nil
 }
 
