@@ -121,3 +121,33 @@ func Get(seg []byte) ([]byte, error) {
 	}
 	return bytes.Clone(seg[:n]), nil
 }
+
+// CheckOwner refuses a segment that is not ours alone, given what shmctl(IPC_STAT) says of it
+// (ds) and our effective uid; key and id name the segment in the error. A key is only a number,
+// which anyone may pick, so a segment found at our key may be anyone's. It is ours alone if:
+//
+//   - its owner (shm_perm.uid) is us. Not enough by itself: the owner is whoever its creator or
+//     its last owner set with shmctl(IPC_SET);
+//   - its creator (shm_perm.cuid) is us. The creator is set by shmget and never changes, and it
+//     keeps its rights for the segment's whole life, whoever owns it: the kernel grants the
+//     owner's bits of the mode to the creator too, and lets it IPC_SET the owner and the mode.
+//     Another user can make a segment at our key, mode 0600 or 0666, put a message in it, hand
+//     it over to us (IPC_SET uid=us), and go on reading what we write or forging what we read;
+//   - its mode gives nothing to group or others (mode & 0o077 == 0). A wider mode lets other
+//     users attach the segment, with the same effect, and a process once attached keeps its
+//     access even after the mode is narrowed.
+//
+// A segment that passes was made by a process running as us, and no other user (but root) may
+// attach it or change it.
+func CheckOwner(key uint32, id int, ds *unix.SysvShmDesc, euid int) error {
+	perm := &ds.Perm
+	switch {
+	case int(perm.Uid) != euid:
+		return fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d, not to you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, perm.Uid, euid)
+	case int(perm.Cuid) != euid:
+		return fmt.Errorf("segment key 0x%08x (shmid %d) was created by uid %d, not by you (uid %d), and its creator may change its owner and mode at any time; refusing to use it (pass another -key or -path/-proj)", key, id, perm.Cuid, euid)
+	case perm.Mode&0o077 != 0:
+		return fmt.Errorf("segment key 0x%08x (shmid %d) has mode %04o, which lets group or others attach it; refusing to use it (remove it: ipcrm -m %d, or pass another -key or -path/-proj)", key, id, perm.Mode&0o777, id)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package shmsysv_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -251,4 +252,34 @@ func TestDefaults(t *testing.T) {
 	assert.EqualValues(t, 77, shmsysv.DefaultProj)
 	assert.NoError(t, shmsysv.CheckProj(shmsysv.DefaultProj))
 	assert.Equal(t, os.FileMode(0o600), os.FileMode(shmsysv.Mode))
+}
+
+// A segment is ours alone if its owner and its creator are us and its mode gives nothing to
+// group or others; the other mode bits (SHM_DEST, SHM_LOCKED) do not count.
+func TestCheckOwner(t *testing.T) {
+	desc := func(uid, cuid, mode uint32) *unix.SysvShmDesc {
+		return &unix.SysvShmDesc{Perm: unix.SysvIpcPerm{Uid: uid, Cuid: cuid, Mode: mode}}
+	}
+	for _, ds := range []*unix.SysvShmDesc{
+		desc(1000, 1000, 0o600), desc(1000, 1000, 0o400), desc(1000, 1000, 0o200), desc(1000, 1000, 0),
+		desc(1000, 1000, 0o1600), desc(1000, 1000, 0o2600), // SHM_DEST, SHM_LOCKED
+	} {
+		assert.NoError(t, shmsysv.CheckOwner(0x1234, 7, ds, 1000), "mode %o", ds.Perm.Mode)
+	}
+
+	err := shmsysv.CheckOwner(0x1234, 7, desc(65534, 65534, 0o600), 1000)
+	assert.EqualError(t, err, "segment key 0x00001234 (shmid 7) belongs to uid 65534, not to you (uid 1000); refusing to use it (pass another -key or -path/-proj)")
+	// Handed over with IPC_SET: the owner is us, the creator is not.
+	err = shmsysv.CheckOwner(0x1234, 7, desc(1000, 65534, 0o600), 1000)
+	assert.EqualError(t, err, "segment key 0x00001234 (shmid 7) was created by uid 65534, not by you (uid 1000), and its creator may change its owner and mode at any time; refusing to use it (pass another -key or -path/-proj)")
+	// Made by us, then handed to another user: not ours any more.
+	err = shmsysv.CheckOwner(0x1234, 7, desc(65534, 1000, 0o600), 1000)
+	assert.ErrorContains(t, err, "belongs to uid 65534, not to you (uid 1000)")
+	for _, mode := range []uint32{0o640, 0o604, 0o620, 0o602, 0o610, 0o601, 0o666, 0o1660} {
+		err = shmsysv.CheckOwner(0x1234, 7, desc(1000, 1000, mode), 1000)
+		assert.ErrorContains(t, err, "segment key 0x00001234 (shmid 7) has mode 0"+strconv.FormatUint(uint64(mode&0o777), 8)+", which lets group or others attach it; refusing to use it (remove it: ipcrm -m 7, or pass another -key or -path/-proj)")
+	}
+	// Root is no exception: a segment that nobody made and handed to root is refused.
+	err = shmsysv.CheckOwner(0x1234, 7, desc(0, 65534, 0o666), 0)
+	assert.ErrorContains(t, err, "was created by uid 65534, not by you (uid 0)")
 }

@@ -98,8 +98,9 @@ func run(key uint32, keep bool) error {
 		return fmt.Errorf("shmget key 0x%08x: %w", key, err)
 	}
 
-	// 2. Check that it is ours before we read it, and before we remove it: a key is only a
-	// number, which another user's program may have picked too.
+	// 2. Check that it is ours alone before we read it, and before we remove it: a key is only
+	// a number, which another user's program may have picked too, and a segment that another
+	// user made and handed over to us may hold what that user forged (see CheckOwner).
 	var ds unix.SysvShmDesc
 	if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): permission denied (the segment belongs to another user; pass another -key or -path/-proj)", key, id)
@@ -108,8 +109,8 @@ func run(key uint32, keep bool) error {
 	} else if err != nil {
 		return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): %w", key, id, err)
 	}
-	if uid := os.Geteuid(); int(ds.Perm.Uid) != uid {
-		return fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d, not to you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, ds.Perm.Uid, uid)
+	if err := shmsysv.CheckOwner(key, id, &ds, os.Geteuid()); err != nil {
+		return err
 	}
 
 	// 3. Attach read-only: the reader has no business writing to the segment.

@@ -137,16 +137,18 @@ func run(key uint32, size int, msg []byte) (err error) {
 		}()
 		log.Printf("created segment key 0x%08x (shmid %d, %d bytes, mode %04o)", key, id, size, shmsysv.Mode)
 	} else {
-		// 3. A segment that was there already may be anyone's: IPC_STAT tells its owner and
-		// its size. Refuse another user's segment, and one too small for -size.
+		// 3. A segment that was there already may be anyone's: IPC_STAT tells its owner, its
+		// creator, its mode and its size. Refuse it, before we attach it, unless it is ours
+		// alone (CheckOwner says why the creator and the mode count too), and if it is too
+		// small for -size.
 		var ds unix.SysvShmDesc
 		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): permission denied (the segment belongs to another user; pass another -key or -path/-proj)", key, id)
 		} else if err != nil {
 			return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): %w", key, id, err)
 		}
-		if uid := os.Geteuid(); int(ds.Perm.Uid) != uid {
-			return fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d, not to you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, ds.Perm.Uid, uid)
+		if err := shmsysv.CheckOwner(key, id, &ds, os.Geteuid()); err != nil {
+			return err
 		}
 		if ds.Segsz < uint64(size) {
 			return fmt.Errorf("segment key 0x%08x (shmid %d) is %d bytes, smaller than -size %d (pass -size %d or less, or remove it: ipcrm -m %d)", key, id, ds.Segsz, size, ds.Segsz, id)
