@@ -162,7 +162,17 @@ func ShmOpen(path string, flag int, mode uint32) (int, error) {
 const SizeWait = time.Second
 
 // CheckExisting checks an object that another process created, open at fd, and returns its
-// size: it must be a regular file, owned by us, with room for at least the header.
+// size: it must be a regular file, owned by us, with one name only (st_nlink 1), and with room
+// for at least the header. Open it with ShmOpen first, so that a symbolic link is refused, and
+// call CheckExisting before writing anything into it.
+//
+// The link count matters because a hard link passes the other checks: it is the same file as
+// another name in /dev/shm (a hard link cannot leave its file system), say another program's
+// shared memory object, which is ours and regular. Anyone who can write in /dev/shm, we
+// ourselves by mistake included, can make that link at our name; the writer would then write
+// its message into the other object, and the reader would take whatever it holds and unlink
+// the name. (fs.protected_hardlinks keeps other users from linking to our files on most
+// systems, but not on all, and never stops us.)
 //
 // Creating an object takes two steps, open(2) then ftruncate(2), and in between the object is
 // there with size 0 (a C program calling shm_open then ftruncate has the same gap). So a size
@@ -180,6 +190,9 @@ func CheckExisting(ctx context.Context, fd int, path string) (int, error) {
 		}
 		if uid := os.Geteuid(); int(st.Uid) != uid {
 			return 0, fmt.Errorf("%s belongs to uid %d, not to you (uid %d); refusing to use it (pass -name with another name)", path, st.Uid, uid)
+		}
+		if st.Nlink != 1 {
+			return 0, fmt.Errorf("%s has %d hard links; refusing to use it (a hard link could make this program write into another file; remove it, or pass -name with another name)", path, st.Nlink)
 		}
 		if st.Size != 0 || time.Since(start) > SizeWait {
 			break

@@ -220,6 +220,14 @@ func TestCheckExisting(t *testing.T) {
 		_, err = shmposix.CheckExisting(ctx, fd, "dir")
 		assert.ErrorContains(t, err, "dir is not a regular file")
 	})
+	// A second name of another object passes O_NOFOLLOW and the owner check.
+	t.Run("hard link", func(t *testing.T) {
+		path, fd := object(t, 4104)
+		require.NoError(t, os.Link(path, path+"-link"))
+		defer os.Remove(path + "-link")
+		_, err := shmposix.CheckExisting(ctx, fd, path)
+		assert.ErrorContains(t, err, path+" has 2 hard links; refusing to use it")
+	})
 	t.Run("another owner", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root to give a file away")
