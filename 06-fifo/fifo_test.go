@@ -104,6 +104,27 @@ func TestRefuseAnotherUsersFIFO(t *testing.T) {
 	assert.ErrorContains(t, err, "belongs to uid 65534, not to you (uid 0)")
 }
 
+// A hard link to a FIFO of ours passes O_NOFOLLOW and the owner check; it is refused, under
+// either name, and both names stay.
+func TestRefuseHardLinkedFIFO(t *testing.T) {
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "orig.fifo")
+	link := filepath.Join(dir, "link.fifo")
+	require.NoError(t, unix.Mkfifo(orig, 0o600))
+	require.NoError(t, os.Link(orig, link))
+	for _, path := range []string{orig, link} {
+		_, err := fifo.Make(path)
+		assert.ErrorContains(t, err, path+" has 2 hard links; refusing to use it")
+		f, err := fifo.Open(path, unix.O_RDONLY|unix.O_NONBLOCK)
+		if f != nil {
+			f.Close()
+		}
+		assert.ErrorContains(t, err, path+" has 2 hard links; refusing to use it")
+	}
+	assert.FileExists(t, orig)
+	assert.FileExists(t, link)
+}
+
 // pollIn polls fd without waiting and returns the events it reports.
 func pollIn(t *testing.T, f *os.File) int16 {
 	p := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
