@@ -23,6 +23,9 @@ var buildFlags []string
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
 func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(parseFlagsArgs); ok {
+		parseFlagsMain(args) // this process is a program for TestParseFlags (exit_test.go)
+	}
 	os.Exit(buildAndRun(m))
 }
 
