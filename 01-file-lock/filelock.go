@@ -37,9 +37,11 @@ const (
 //     has no effect on a regular file's reads and writes);
 //   - O_NOCTTY: a terminal planted at path does not become our controlling terminal;
 //   - then fstat(2) on the open descriptor (not stat on the name, which could change between
-//     the two calls) refuses anything but a regular file owned by us.
+//     the two calls) refuses anything but a regular file owned by us with one link (st_nlink
+//     1): a hard link is another name of a file elsewhere, which the caller would overwrite.
 //
-// It never truncates: see the writer for why truncating belongs after the lock.
+// It never truncates (no O_TRUNC): truncating at open would destroy the file before these
+// checks, and before the lock (see the writer).
 func OpenFile(path string, flag int) (*os.File, error) {
 	fd, err := unix.Open(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, Mode)
 	if errors.Is(err, unix.ELOOP) {
@@ -66,6 +68,18 @@ func OpenFile(path string, flag int) (*os.File, error) {
 	if uid := os.Geteuid(); int(st.Uid) != uid {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s belongs to uid %d, not to you (uid %d); refusing to use it (pass -file with another path)", path, st.Uid, uid)
+	}
+	if st.Nlink != 1 {
+		// A hard link passes the checks above: it is no symlink, and the file is ours. But it
+		// is a second name of a file elsewhere (ln ~/.bashrc /tmp/ipc-file-lock.txt), whose
+		// data we would truncate and overwrite. Refuse it before anything is written: this is
+		// why the file is never opened with O_TRUNC.
+		unix.Close(fd)
+		what := "overwrite"
+		if flag&(unix.O_WRONLY|unix.O_RDWR) == 0 {
+			what = "print"
+		}
+		return nil, fmt.Errorf("%s has %d hard links; refusing to use it (a hard link could make this program %s another file; remove it, or pass -file with another path)", path, st.Nlink, what)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }

@@ -133,6 +133,13 @@ func TestOpenFileRefuses(t *testing.T) {
 	assert.ErrorContains(t, err, "not a regular file")
 	_, err = filelock.OpenFile(filepath.Join(dir, "missing", "f"), unix.O_RDWR|unix.O_CREAT)
 	assert.ErrorContains(t, err, "does not exist")
+	// A hard link is a second name of target: opening it would reach target's data.
+	hard := filepath.Join(dir, "hard")
+	require.NoError(t, os.Link(target, hard))
+	_, err = filelock.OpenFile(hard, unix.O_RDWR|unix.O_CREAT)
+	assert.ErrorContains(t, err, "has 2 hard links")
+	_, err = filelock.OpenFile(hard, unix.O_RDONLY)
+	assert.ErrorContains(t, err, "has 2 hard links")
 
 	data, err := os.ReadFile(target)
 	require.NoError(t, err)
