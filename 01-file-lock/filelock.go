@@ -47,8 +47,16 @@ func OpenFile(path string, flag int) (*os.File, error) {
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("open %s: it is a symbolic link, which this program refuses to follow (remove it, or pass -file with another path)", path)
 	}
-	if errors.Is(err, unix.ENOENT) && flag&unix.O_CREAT != 0 {
-		return nil, fmt.Errorf("open %s: directory %s does not exist (create it, or pass -file with another path)", path, filepath.Dir(path))
+	if errors.Is(err, unix.ENOENT) {
+		dir := filepath.Dir(path)
+		if flag&unix.O_CREAT != 0 {
+			return nil, fmt.Errorf("open %s: directory %s does not exist (create it, or pass -file with another path)", path, dir)
+		}
+		// Without O_CREAT, a missing file is the caller's to explain (run the writer first);
+		// a missing directory means a wrong path, which no writer can have used.
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: directory %s does not exist (pass -file with the path the writer uses)", path, dir)
+		}
 	}
 	if errors.Is(err, unix.EACCES) {
 		return nil, fmt.Errorf("open %s: permission denied (you may not use this file or its directory; pass -file with another path)", path)
