@@ -18,7 +18,9 @@
 //
 // Whichever program starts first creates the object, with mode 0600. The reader that takes
 // the message removes the object; so does a waiting reader stopped with Ctrl-C or SIGTERM, if
-// it created the object.
+// it created the object. Stopped so, the reader cleans up, then dies of the signal (status 130
+// or 143 in a shell); a reader started with SIGINT ignored (reader & in a script) keeps
+// ignoring it. SIGPIPE is caught: a closed standard error costs the narration only.
 package main
 
 import (
@@ -29,9 +31,7 @@ import (
 	"log"
 	"math"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 
 	shmposix "example.com/ipc/03-shm-posix"
 	"golang.org/x/sys/unix"
@@ -55,7 +55,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	shmposix.ParseFlags("reader")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the reader takes only flags (see reader -h)", flag.Arg(0))
 		os.Exit(2)
@@ -69,16 +69,14 @@ Flags:
 		log.Printf("-size %d: want 1 to %d bytes", *size, shmposix.MaxSize)
 		os.Exit(2)
 	}
-	if err := run(path, *size); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := shmposix.CatchSignals()
+	err = run(ctx, path, *size)
+	shmposix.Exit(ctx, err)
 }
 
-func run(path string, size int) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// run takes the message. ctx ends on Ctrl-C or SIGTERM; run then cleans up and returns, and
+// main's Exit dies of that signal.
+func run(ctx context.Context, path string, size int) error {
 	// 1. Create the object, or open the one a writer (or another reader) created first.
 	// O_EXCL makes exactly one process the creator when both start at once; the other gets
 	// EEXIST and opens what is there.
@@ -225,7 +223,7 @@ func stopWaiting(h *shmposix.Header, path string, created bool, why error) error
 	}
 	if errors.Is(why, context.Canceled) {
 		log.Print(what)
-		return nil // a clean Ctrl-C: exit 0
+		return nil // main's Exit then dies of the signal
 	}
 	return errors.New(what)
 }

@@ -17,7 +17,8 @@
 //
 // Whichever program starts first creates the object, with mode 0600 and room for -size bytes
 // of message. The reader that takes the message removes it. An object holds one message: a
-// writer that finds an unread message there refuses, and leaves it alone.
+// writer that finds an unread message there refuses, and leaves it alone. Ctrl-C or SIGTERM
+// ends the writer with the signal's status (130 or 143).
 package main
 
 import (
@@ -28,10 +29,8 @@ import (
 	"log"
 	"math"
 	"os"
-	"os/signal"
 	"strings"
 	"sync/atomic"
-	"syscall"
 
 	shmposix "example.com/ipc/03-shm-posix"
 	"golang.org/x/sys/unix"
@@ -55,7 +54,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	shmposix.ParseFlags("writer")
 	path, err := shmposix.Path(*name)
 	if err != nil {
 		log.Printf("-name %q: %v", *name, err)
@@ -74,16 +73,14 @@ Flags:
 		log.Printf("the message is %d bytes, more than -size %d (pass a larger -size)", len(msg), *size)
 		os.Exit(2)
 	}
-	if err := run(path, *size, msg); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := shmposix.CatchSignals()
+	err = run(ctx, path, *size, msg)
+	shmposix.Exit(ctx, err)
 }
 
-func run(path string, size int, msg string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// run publishes msg. ctx ends on Ctrl-C or SIGTERM; run then cleans up and returns, and main's
+// Exit dies of that signal.
+func run(ctx context.Context, path string, size int, msg string) error {
 	// 1. Create the object, or open the one a reader (or another writer) created first.
 	// O_EXCL makes exactly one process the creator when both start at once; the other gets
 	// EEXIST and opens what is there.
