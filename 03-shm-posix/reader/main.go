@@ -1,5 +1,7 @@
 // Reader takes the message out of a POSIX shared memory object, waiting for a writer to publish
-// one if there is none yet, prints it, and removes the object.
+// one if there is none yet, prints it, and then removes the object. If the message cannot be
+// printed (a full disk, a closed pipe, Ctrl-C while a stalled pipe blocks the write), it stays
+// in the object for the next reader.
 //
 // It demonstrates shm_open(3) (in Go: open(2) on /dev/shm/NAME with O_CREAT|O_EXCL), ftruncate(2),
 // mmap(2) with MAP_SHARED, futex(2) FUTEX_WAIT on a word of the mapping, an atomic load and a
@@ -157,19 +159,60 @@ func run(ctx context.Context, path string, size int) error {
 	if !atomic.CompareAndSwapUint32(&h.State, shmposix.Full, shmposix.Done) {
 		return fmt.Errorf("another reader took the message in %s; nothing read", path)
 	}
-	msg := string(mem[shmposix.HeaderSize : shmposix.HeaderSize+n]) // a copy: the mapping goes away
+	line := make([]byte, n+1) // a copy, and a newline: the mapping goes away before the process
+	copy(line, mem[shmposix.HeaderSize:])
+	line[n] = '\n'
 
-	// 7. Remove the object, as shm_unlink(3) does: the name goes now, and the memory when the
+	// 7. Print the message, one line, before removing anything: if standard output does not
+	// take it (a full disk, a closed pipe, Ctrl-C while a stalled pipe blocks the write), give
+	// the message back, Done to Full, and leave the object to the next reader. It may then have
+	// gone out in part, or even whole at the last moment: printed twice rather than lost.
+	if err := printLine(ctx, line); err != nil {
+		atomic.StoreUint32(&h.State, shmposix.Full)
+		switch {
+		case errors.Is(err, context.Canceled):
+			log.Printf("interrupted while printing the message; left it in %s for the next reader", path)
+			return nil
+		case errors.Is(err, unix.EPIPE):
+			log.Printf("standard output is closed; left the message in %s for the next reader", path)
+			return err // Exit dies of SIGPIPE, quietly, as cat does
+		}
+		return fmt.Errorf("%w; left the message in %s for the next reader", err, path)
+	}
+
+	// 8. Remove the object, as shm_unlink(3) does: the name goes now, and the memory when the
 	// last process unmaps it.
 	if err := unix.Unlink(path); err != nil {
 		return &os.PathError{Op: "unlink", Path: path, Err: err}
 	}
+	return nil
+}
 
-	// 8. Print the message, one line.
-	if _, err := fmt.Println(msg); err != nil {
+// printLine writes line to standard output with one write(2), unless ctx is done already.
+// That write blocks while whoever reads our standard output does not read (reader | less), and
+// a signal does not end it: the kernel restarts it after Ctrl-C (SA_RESTART). So it runs in a
+// goroutine, and when ctx ends printLine stops waiting for it and returns ctx's error: run
+// gives the message back and returns, and the write dies with the process.
+func printLine(ctx context.Context, line []byte) error {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return nil
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.Stdout.Write(line)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done: // the line went out after all
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // futexWait sleeps in FUTEX_WAIT while *addr holds val. It returns nil when the sleep ended
