@@ -6,10 +6,14 @@
 //
 //	go run ./tour [example ...]
 //
-// With no arguments it tours every example; name some (01-file-lock) to tour only those. All
-// the objects the examples make live in a temporary directory that the tour removes at the
-// end, also after Ctrl-C: it sends SIGTERM to the programs it started, and each of them
-// cleans up after itself.
+// With no arguments it tours every example; name some to tour only those, in full (06-fifo) or
+// by a prefix that names one example (06). All the objects the examples make live in a
+// temporary directory that the tour removes at the end.
+//
+// Ctrl-C or SIGTERM stops the tour: it sends SIGTERM to the programs it started, waits for
+// each of them to clean up after itself, removes its temporary directory, and then dies of the
+// signal it received, as every program of the cookbook does (status 130 or 143 in a shell).
+// A tour with a failed example exits 1; a bad argument exits 2.
 package main
 
 import (
@@ -17,12 +21,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // An example is one module of the cookbook and the scenario the tour plays with it.
@@ -44,11 +52,14 @@ var examples = []example{
 }
 
 func main() {
+	log.SetFlags(0)
+	log.SetPrefix("tour: ")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./tour [example ...]
 
-Tour builds and runs every example pair (or the ones named), narrating each step, and ends
-with one line per example. Run it from the root of the repository.
+Tour builds and runs every example pair (or the ones named, in full or by a prefix such as
+06), narrating each step, and ends with one line per example. Run it from the root of the
+repository. Ctrl-C stops the programs, removes the temporary files and ends the tour.
 
 Example:
   go run ./tour 01-file-lock
@@ -56,36 +67,50 @@ Example:
 The examples: %s
 `, strings.Join(exampleDirs(), ", "))
 	}
-	flag.Parse()
+	ParseFlags("go run ./tour")
 	chosen, err := choose(flag.Args())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "tour: %v\n", err)
+		log.Print(err)
 		os.Exit(2)
 	}
-	ok, err := run(chosen)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "tour: %v\n", err)
-		os.Exit(1)
-	}
-	if !ok {
-		os.Exit(1)
-	}
+	ctx := CatchSignals()
+	err = run(ctx, os.Stdout, chosen)
+	Exit(ctx, err)
 }
 
+// choose finds the examples named on the command line: by their folder (06-fifo, 06-fifo/,
+// ./06-fifo) or by a prefix of it that only one example has (06).
 func choose(names []string) ([]example, error) {
 	if len(names) == 0 {
 		return examples, nil
 	}
 	var chosen []example
+	seen := map[string]bool{}
 	for _, name := range names {
-		found := false
+		want := strings.TrimPrefix(strings.TrimRight(name, "/"), "./")
+		var matches []example
 		for _, ex := range examples {
-			if ex.dir == strings.TrimSuffix(name, "/") {
-				chosen, found = append(chosen, ex), true
+			if ex.dir == want {
+				matches = []example{ex}
+				break
+			}
+			if want != "" && strings.HasPrefix(ex.dir, want) {
+				matches = append(matches, ex)
 			}
 		}
-		if !found {
+		switch {
+		case len(matches) == 0:
 			return nil, fmt.Errorf("no example %q (the examples: %s)", name, strings.Join(exampleDirs(), ", "))
+		case len(matches) > 1:
+			var dirs []string
+			for _, ex := range matches {
+				dirs = append(dirs, ex.dir)
+			}
+			return nil, fmt.Errorf("%q names more than one example (%s): give more of the name", name, strings.Join(dirs, ", "))
+		}
+		if !seen[matches[0].dir] {
+			seen[matches[0].dir] = true
+			chosen = append(chosen, matches[0])
 		}
 	}
 	return chosen, nil
@@ -100,48 +125,76 @@ func exampleDirs() []string {
 	return all
 }
 
-// run tours the examples and reports whether they all passed.
-func run(chosen []example) (bool, error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// run tours the examples, writing the transcript to w. It returns an error if an example
+// failed, or if w failed (a closed pipe: go run ./tour | head), which stops the tour too. When
+// ctx ends (Ctrl-C), it stops the programs and returns once they and the temporary files are
+// gone.
+func run(ctx context.Context, w io.Writer, chosen []example) error {
 	root, err := findRoot()
 	if err != nil {
-		return false, err
+		return err
 	}
+	// The transcript's first write error stops the tour, as Ctrl-C does: nobody reads it.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	out := &transcript{w: w, failed: stop}
+
 	tmp, err := os.MkdirTemp("", "ipc-tour-")
 	if err != nil {
-		return false, err
+		return err
 	}
-	defer os.RemoveAll(tmp)
+	interrupt := interruptSignal()
+	if interrupt != unix.SIGINT {
+		out.line("(SIGINT is ignored here, as in a background job, and so in every program the tour starts: it interrupts them with SIGTERM instead)")
+	}
 
 	start := time.Now()
 	results := make([]string, 0, len(chosen))
-	allOK := true
+	failed := 0
 	for _, ex := range chosen {
-		fmt.Printf("\n== %s: %s\n", ex.dir, ex.title)
-		t := &tour{ctx: ctx, dir: filepath.Join(tmp, ex.dir), bin: filepath.Join(tmp, "bin", ex.dir)}
+		out.line(fmt.Sprintf("\n== %s: %s", ex.dir, ex.title))
+		t := &tour{ctx: ctx, out: out, dir: filepath.Join(tmp, ex.dir), bin: filepath.Join(tmp, "bin", ex.dir), interrupt: interrupt}
 		err := t.build(root, ex)
 		if err == nil {
 			err = t.play(ex)
 		}
 		if ctx.Err() != nil {
-			fmt.Println("\ntour: interrupted; the programs were stopped and the temporary files removed")
-			return false, nil
+			break
 		}
 		if err != nil {
-			allOK = false
-			fmt.Printf("   FAILED: %v\n", err)
+			failed++
+			out.line(fmt.Sprintf("   FAILED: %v", err))
 			results = append(results, fmt.Sprintf("%-16s failed: %v", ex.dir, err))
 		} else {
 			results = append(results, fmt.Sprintf("%-16s ok", ex.dir))
 		}
 	}
-	fmt.Printf("\n== summary (%.1fs)\n", time.Since(start).Seconds())
-	for _, r := range results {
-		fmt.Println(r)
+	if err := os.RemoveAll(tmp); err != nil {
+		log.Print(err)
 	}
-	return allOK, nil
+	if ctx.Err() != nil {
+		if out.err != nil {
+			return out.err // the reader of the transcript has gone: end quietly
+		}
+		sig := "a signal"
+		var c caught
+		if errors.As(context.Cause(ctx), &c) {
+			sig = unix.SignalName(c.sig.(syscall.Signal))
+		}
+		log.Printf("interrupted by %s; stopped the programs and removed the temporary files", sig)
+		return nil // Exit dies of the signal
+	}
+	out.line(fmt.Sprintf("\n== summary (%.1fs)", time.Since(start).Seconds()))
+	for _, r := range results {
+		out.line(r)
+	}
+	if out.err != nil {
+		return out.err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d examples failed", failed, len(chosen))
+	}
+	return nil
 }
 
 // findRoot finds the repository: the folder holding go.work, from here upwards.
@@ -160,4 +213,19 @@ func findRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// interruptSignal is the signal that the tour sends to interrupt a program on purpose, as
+// Ctrl-C would: SIGINT. But a tour started with SIGINT ignored (a background job of a script)
+// passes that on to every program it starts, and they rightly keep ignoring it: then SIGTERM.
+func interruptSignal() syscall.Signal {
+	if signal.Ignored(unix.SIGINT) {
+		return unix.SIGTERM
+	}
+	return unix.SIGINT
+}
+
+// signalName names a signal as kill(1) does: INT, TERM.
+func signalName(sig syscall.Signal) string {
+	return strings.TrimPrefix(unix.SignalName(sig), "SIG")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,12 +22,41 @@ const (
 	lineTimeout    = 10 * time.Second
 )
 
+// freezeOthers is for the tests only. When it is set, starting a program stops (SIGSTOP) every
+// program of the example still running, and lets them go on (SIGCONT) that long after: as a
+// busy CPU can, but every time. A scenario that goes on to its next step without waiting for
+// the event that step depends on then fails at once, instead of once in a while.
+var freezeOthers time.Duration
+
+// A transcript is the tour's output: its own lines and the programs', one at a time. Its
+// first write error (nobody reads it any more) stops the tour.
+type transcript struct {
+	mu     sync.Mutex
+	w      io.Writer
+	err    error
+	failed func(error) // called with the first write error
+}
+
+// line prints one line.
+func (o *transcript) line(s string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return
+	}
+	if _, err := io.WriteString(o.w, s+"\n"); err != nil {
+		o.err = err
+		o.failed(err)
+	}
+}
+
 // A tour runs the programs of one example in its own folder, printing a transcript.
 type tour struct {
-	ctx context.Context
-	dir string // the working folder of the programs: every object they make is in it
-	bin string // where the example's programs are built
-	out sync.Mutex
+	ctx       context.Context
+	out       *transcript
+	dir       string         // the working folder of the programs: every object they make is in it
+	bin       string         // where the example's programs are built
+	interrupt syscall.Signal // what the tour sends to interrupt a program, as Ctrl-C would
 	// every program started, to stop and wait for at the end
 	procs []*proc
 	// what to undo once every program has ended
@@ -80,9 +110,7 @@ func (t *tour) cleanup(f func()) {
 // program, so that none outlives the tour and each has cleaned up.
 func (t *tour) stopAll() {
 	for _, p := range t.procs {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Signal(syscall.SIGTERM)
-		}
+		p.cmd.Process.Signal(syscall.SIGTERM) // to one that has ended already, it does nothing
 		p.wait()
 	}
 	for i := len(t.cleanups) - 1; i >= 0; i-- {
@@ -92,16 +120,12 @@ func (t *tour) stopAll() {
 
 // say prints a line of the tour's own narration.
 func (t *tour) say(format string, args ...any) {
-	t.out.Lock()
-	defer t.out.Unlock()
-	fmt.Printf("\n-- "+format+"\n", args...)
+	t.out.line(fmt.Sprintf("\n-- "+format, args...))
 }
 
-// print prints a line of a program's output.
+// print prints a line of the transcript as it is.
 func (t *tour) print(line string) {
-	t.out.Lock()
-	defer t.out.Unlock()
-	fmt.Println(line)
+	t.out.line(line)
 }
 
 // A proc is one running program of the example.
@@ -109,7 +133,8 @@ type proc struct {
 	t      *tour
 	name   string
 	cmd    *exec.Cmd
-	pipes  sync.WaitGroup
+	output *os.File      // the read end of the program's stdout and stderr
+	eof    chan struct{} // closed once every line of output has been printed
 	mu     sync.Mutex
 	stdout strings.Builder
 	stderr []string
@@ -118,67 +143,108 @@ type proc struct {
 	err    error
 }
 
-// start starts a program in the background, showing the command line and, as they come, its
-// stdout and stderr lines.
+// narration tells a program's line on stderr from its data: every program of the cookbook
+// prefixes what it says with its name (reader: ...), and so do sh, go's runtime (panic: ...)
+// and the usual tools, while the messages that the tour sends never look like that. Should
+// one be taken for narration all the same, the data check that follows fails: nothing passes
+// unseen.
+var narration = regexp.MustCompile(`^[a-z][a-z0-9_-]*: `)
+
+// start starts a program in the background, as `name args &` would in a shell, showing the
+// command line and then its stdout and stderr lines as they come.
 func (t *tour) start(stdin io.Reader, name string, args ...string) (*proc, error) {
 	cmd := exec.CommandContext(t.ctx, filepath.Join(t.bin, name), args...)
 	cmd.Stdin = stdin
-	return t.launch(cmd, name, shellQuote(name, args))
+	return t.launch(cmd, name, shellQuote(name, args)+" &")
 }
 
-// shell starts a shell command line, such as a pipeline (the shell makes the pipe), with the
-// example's programs first on PATH.
-func (t *tour) shell(line string) (*proc, error) {
+// shell runs a shell command line, such as a pipeline (the shell makes the pipe), with the
+// example's programs first on PATH, to its end. It returns the line's stdout.
+func (t *tour) shell(line string) (string, error) {
 	cmd := exec.CommandContext(t.ctx, "sh", "-c", line)
 	cmd.Env = append(os.Environ(), "PATH="+t.bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return t.launch(cmd, "sh", line)
+	p, err := t.launch(cmd, "sh", line)
+	if err != nil {
+		return "", err
+	}
+	return p.wait()
+}
+
+// runProc runs a program to its end, as a shell runs a command in the foreground, and
+// returns it, with all it printed.
+func (t *tour) runProc(name string, args ...string) (*proc, error) {
+	cmd := exec.CommandContext(t.ctx, filepath.Join(t.bin, name), args...)
+	p, err := t.launch(cmd, name, shellQuote(name, args))
+	if err != nil {
+		return nil, err
+	}
+	_, err = p.wait()
+	return p, err
+}
+
+// run runs a program to its end and returns its stdout.
+func (t *tour) run(name string, args ...string) (string, error) {
+	p, err := t.runProc(name, args...)
+	if p == nil {
+		return "", err
+	}
+	return p.stdout.String(), err
 }
 
 func (t *tour) launch(cmd *exec.Cmd, name, display string) (*proc, error) {
+	// The command line first: nothing the program prints can come before it.
 	t.print("$ " + display)
 	cmd.Dir = t.dir
 	// On the tour's Ctrl-C or time-out, ask the program to stop as a user would: it cleans up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
-	p := &proc{t: t, name: name, cmd: cmd, change: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
+	// One pipe for both stdout and stderr, as a terminal is one file for both: its lines then
+	// come out in the order that the program wrote them, and a line of narration never shows
+	// up before the data it follows. (Two pipes, read at once, would lose that order.)
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stderr, err := cmd.StderrPipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	if freezeOthers > 0 {
+		for _, q := range t.procs {
+			if q.cmd.Process.Signal(syscall.SIGSTOP) == nil {
+				time.AfterFunc(freezeOthers, func() { q.cmd.Process.Signal(syscall.SIGCONT) })
+			}
+		}
+	}
+	err = cmd.Start()
+	w.Close() // the program has its own copy; the pipe ends when the program (and its children) close theirs
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
+	p := &proc{t: t, name: name, cmd: cmd, output: r, eof: make(chan struct{}), change: make(chan struct{})}
 	t.procs = append(t.procs, p)
-	p.pipes.Add(2)
-	go p.copy(stdout, false)
-	go p.copy(stderr, true)
+	go p.copy()
 	return p, nil
 }
 
-func (p *proc) copy(r io.Reader, isStderr bool) {
-	defer p.pipes.Done()
-	br := bufio.NewReader(r)
+// copy prints the program's lines as they come, and keeps them: stdout as the data the
+// program printed, stderr's lines for waitFor.
+func (p *proc) copy() {
+	defer close(p.eof)
+	br := bufio.NewReader(p.output)
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
+			line = strings.TrimSuffix(line, "\n")
 			p.mu.Lock()
-			if isStderr {
-				p.stderr = append(p.stderr, strings.TrimSuffix(line, "\n"))
+			if narration.MatchString(line) {
+				p.stderr = append(p.stderr, line)
 				close(p.change)
 				p.change = make(chan struct{})
+				p.t.print("   " + line)
 			} else {
-				p.stdout.WriteString(line)
+				p.stdout.WriteString(line + "\n")
+				p.t.print(fmt.Sprintf("   %s stdout | %s", p.name, line))
 			}
 			p.mu.Unlock()
-			if isStderr {
-				p.t.print("   " + strings.TrimSuffix(line, "\n"))
-			} else {
-				p.t.print(fmt.Sprintf("   %s stdout | %s", p.name, strings.TrimSuffix(line, "\n")))
-			}
 		}
 		if err != nil {
 			return
@@ -210,6 +276,8 @@ func (p *proc) waitForCount(re string, n int) error {
 		}
 		select {
 		case <-change:
+		case <-p.eof:
+			return fmt.Errorf("%s ended without saying %q (%d times)", p.name, re, n)
 		case <-timeout:
 			return fmt.Errorf("%s did not say %q (%d times) within %v", p.name, re, n, lineTimeout)
 		case <-p.t.ctx.Done():
@@ -218,31 +286,50 @@ func (p *proc) waitForCount(re string, n int) error {
 	}
 }
 
-// signal sends sig to the program.
-func (p *proc) signal(sig os.Signal) error {
-	p.t.print(fmt.Sprintf("$ kill -%s %s", strings.ToUpper(sigName(sig)), p.name))
-	return p.cmd.Process.Signal(sig)
-}
-
-// wait waits for the program to end and returns its stdout; an exit status other than 0 is
-// an error.
+// wait waits for the program to end and for all it printed, and returns its stdout; an exit
+// status other than 0 is an error.
 func (p *proc) wait() (string, error) {
 	p.waited.Do(func() {
-		p.pipes.Wait()
-		if err := p.cmd.Wait(); err != nil {
-			p.err = fmt.Errorf("%s: %v", p.name, err)
+		err := p.cmd.Wait()
+		// The pipe's last write end closes with the program, unless it left a child running
+		// that holds it (a bug): then stop reading after a while.
+		select {
+		case <-p.eof:
+		case <-time.After(lineTimeout):
+			p.output.Close()
+			<-p.eof
+		}
+		p.output.Close()
+		if err != nil {
+			p.err = fmt.Errorf("%s: %w", p.name, err)
 		}
 	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return p.stdout.String(), p.err
 }
 
-// run runs a program to its end and returns its stdout.
-func (t *tour) run(name string, args ...string) (string, error) {
-	p, err := t.start(nil, name, args...)
-	if err != nil {
-		return "", err
+// interrupt interrupts the program as Ctrl-C does (with SIGTERM if SIGINT is ignored, see
+// run), waits for it, and returns its stdout. Every program of the cookbook then cleans up and
+// dies of that very signal, so that a shell sees it ($? is 130 or 143) and a loop such as
+// `for f in a b; do reader; done` stops: an exit status, 0 included, is an error here.
+func (p *proc) interrupt() (string, error) {
+	sig := p.t.interrupt
+	p.t.print(fmt.Sprintf("$ kill -%s %s", signalName(sig), p.name))
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return "", fmt.Errorf("kill -%s %s: %v", signalName(sig), p.name, err)
 	}
-	return p.wait()
+	out, err := p.wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return out, fmt.Errorf("%s exited with status 0 after SIG%s; want it to die of SIG%[2]s, so that a shell sees it", p.name, signalName(sig))
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != sig {
+		return out, fmt.Errorf("%v after SIG%s; want it to die of SIG%[2]s, so that a shell sees it", err, signalName(sig))
+	}
+	p.t.print(fmt.Sprintf("   (%s ended by SIG%s after its clean-up, as expected: a shell's $? is %d)", p.name, signalName(sig), 128+int(sig)))
+	return out, nil
 }
 
 // expect compares what a program printed with what it should have.
@@ -251,18 +338,6 @@ func expect(who, got, want string) error {
 		return fmt.Errorf("%s printed %q, want %q", who, got, want)
 	}
 	return nil
-}
-
-func sigName(sig os.Signal) string {
-	switch sig {
-	case os.Interrupt:
-		return "int"
-	case syscall.SIGTERM:
-		return "term"
-	case os.Kill:
-		return "kill"
-	}
-	return sig.String()
 }
 
 // shellQuote writes a command line as a person would type it.

@@ -36,10 +36,7 @@ func playFileLock(t *tour) error {
 	if err := r.waitFor(`^reader: waiting for a shared lock`); err != nil {
 		return err
 	}
-	if err := w.signal(os.Interrupt); err != nil {
-		return err
-	}
-	if _, err := w.wait(); err != nil {
+	if _, err := w.interrupt(); err != nil {
 		return err
 	}
 	if out, err = r.wait(); err != nil {

@@ -15,11 +15,8 @@ func playShmSysV(t *tour) error {
 	key := []string{"-path", "."}
 
 	t.say("A writer stores a message and a NUL in a new segment, detaches and exits.")
-	w, err := t.start(nil, "writer", append(key, "hello, shared memory")...)
+	w, err := t.runProc("writer", append(key, "hello, shared memory")...)
 	if err != nil {
-		return err
-	}
-	if _, err := w.wait(); err != nil {
 		return err
 	}
 	m := regexp.MustCompile(`^writer: created segment key (0x[0-9a-f]{8})`).FindStringSubmatch(strings.Join(w.stderr, "\n"))
@@ -51,12 +48,12 @@ func playShmSysV(t *tour) error {
 	}
 
 	t.say("Now there is nothing to read.")
-	r, err := t.start(nil, "reader", key...)
-	if err != nil {
-		return err
-	}
-	if _, err := r.wait(); err == nil {
+	r, err := t.runProc("reader", key...)
+	if err == nil {
 		return fmt.Errorf("a reader found a segment after the last reader removed it")
+	}
+	if r == nil {
+		return err
 	}
 	return r.waitFor(`run the writer first`)
 }

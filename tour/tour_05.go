@@ -4,11 +4,7 @@ package main
 // makes the pipe itself.
 func playPipes(t *tour) error {
 	t.say("The shell makes a pipe: the writer's stdout is its write end, the reader's stdin its read end.")
-	p, err := t.shell("writer a b c | reader")
-	if err != nil {
-		return err
-	}
-	out, err := p.wait()
+	out, err := t.shell("writer a b c | reader")
 	if err != nil {
 		return err
 	}
@@ -17,11 +13,7 @@ func playPipes(t *tour) error {
 	}
 
 	t.say("The reader leaves after one line: the writer's next write fails with EPIPE, and SIGPIPE ends it, quietly.")
-	p, err = t.shell("writer -n 100000000 | head -1")
-	if err != nil {
-		return err
-	}
-	if out, err = p.wait(); err != nil {
+	if out, err = t.shell("writer -n 100000000 | head -1"); err != nil {
 		return err
 	}
 	if err := expect("the pipeline", out, "1\n"); err != nil {

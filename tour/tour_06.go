@@ -1,7 +1,5 @@
 package main
 
-import "os"
-
 // playFIFO tours 06-fifo: both start orders, a shell tool on one side, and a reader that
 // follows several writers.
 func playFIFO(t *tour) error {
@@ -34,11 +32,7 @@ func playFIFO(t *tour) error {
 	if err := w.waitFor(`^writer: waiting for a reader to open `); err != nil {
 		return err
 	}
-	p, err := t.shell("cat " + path)
-	if err != nil {
-		return err
-	}
-	if out, err = p.wait(); err != nil {
+	if out, err = t.shell("cat " + path); err != nil {
 		return err
 	}
 	if err := expect("cat", out, "hi, cat\n"); err != nil {
@@ -59,20 +53,20 @@ func playFIFO(t *tour) error {
 	if _, err := t.run("writer", "-path", path, "one"); err != nil {
 		return err
 	}
-	p, err = t.shell("echo two > " + path)
-	if err != nil {
+	// The next writer only once the reader has seen this one's end of file and opened the
+	// FIFO anew: a writer that came before would join this one, and the reader would see one
+	// end of file for both (and print its line only after the next command line).
+	const nextWriter = `every writer has closed .*; waiting for the next writer`
+	if err := r.waitFor(nextWriter); err != nil {
 		return err
 	}
-	if _, err := p.wait(); err != nil {
+	if _, err := t.shell("echo two > " + path); err != nil {
 		return err
 	}
-	if err := r.waitForCount(`every writer has closed .*; waiting for the next writer`, 2); err != nil {
+	if err := r.waitForCount(nextWriter, 2); err != nil {
 		return err
 	}
-	if err := r.signal(os.Interrupt); err != nil {
-		return err
-	}
-	if out, err = r.wait(); err != nil {
+	if out, err = r.interrupt(); err != nil {
 		return err
 	}
 	return expect("reader", out, "one\ntwo\n")
