@@ -79,8 +79,9 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfor": waitFor,
-			"ftok":    ftokCmd,
+			"waitfor":     waitFor,
+			"waitblocked": waitBlocked,
+			"ftok":        ftokCmd,
 		},
 	})
 }
@@ -155,7 +156,39 @@ func setup(env *testscript.Env) error {
 		}
 		env.T().Fatal("a segment with a key of this script is still there at its end (now removed):\n" + strings.Join(rows, "\n"))
 	})
+	// Registered last, so run first: a script that fails while a program it started is blocked
+	// (a reader writing to a pipe that nobody reads) would otherwise wait for it until the
+	// deadline, and leave it running after. Every program a script starts runs in $WORK.
+	env.Defer(func() {
+		if killed := killProcessesIn(env.WorkDir); len(killed) > 0 {
+			env.T().Fatal("a process of this script was still running at its end (now killed):\n" + strings.Join(killed, "\n"))
+		}
+	})
 	return nil
+}
+
+// killProcessesIn kills (SIGKILL) every process whose working directory is dir, and returns
+// their command lines.
+func killProcessesIn(dir string) []string {
+	var killed []string
+	for pass := 0; pass < 3; pass++ { // a shell may start another command as it dies
+		cwds, _ := filepath.Glob("/proc/[0-9]*/cwd")
+		n := len(killed)
+		for _, cwd := range cwds {
+			if d, err := os.Readlink(cwd); err != nil || d != dir {
+				continue
+			}
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(cwd)))
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(cwd), "cmdline"))
+			if unix.Kill(pid, unix.SIGKILL) == nil {
+				killed = append(killed, fmt.Sprintf("pid %d: %s", pid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))))
+			}
+		}
+		if len(killed) == n {
+			break
+		}
+	}
+	return killed
 }
 
 // hashKey makes a key from s: FNV-1a, never 0 (IPC_PRIVATE).
@@ -263,6 +296,31 @@ func waitFor(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("waited %v for %s: %v", limit, args[0], err)
 			}
 			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
+		}
+	}
+}
+
+// waitBlocked waits until the process whose pid a file holds is blocked in a kernel function
+// whose name contains the one given (a thread's /proc/PID/task/TID/wchan): `waitblocked r.pid
+// pipe_write` waits until it is blocked writing to a full pipe (pipe_write, or anon_pipe_write
+// in Linux 6.16 and later). It polls for at most ten seconds, like waitfor.
+func waitBlocked(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitblocked pidfile kernel-function")
+	}
+	const limit = 10 * time.Second
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			wchans, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, w := range wchans {
+				if fn, _ := os.ReadFile(w); strings.Contains(string(fn), args[1]) {
+					return
+				}
+			}
+		}
+		if time.Since(start) > limit {
+			ts.Fatalf("waited %v for the process in %s (%q) to block in %s", limit, args[0], data, args[1])
 		}
 	}
 }

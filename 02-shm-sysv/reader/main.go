@@ -21,6 +21,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,7 +54,7 @@ Flags:
 `, defaultKey())
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	shmsysv.ParseFlags("reader")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the reader takes only flags (see reader -h)", flag.Arg(0))
 		os.Exit(2)
@@ -81,13 +82,12 @@ Flags:
 			os.Exit(1)
 		}
 	}
-	if err := run(key, *keep); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := shmsysv.CatchSignals()
+	err = run(ctx, key, *keep)
+	shmsysv.Exit(ctx, err)
 }
 
-func run(key uint32, keep bool) error {
+func run(ctx context.Context, key uint32, keep bool) error {
 	// 1. Find the segment by its key. Size 0 and flags 0: we take whatever size it has, and
 	// without IPC_CREAT we never create one.
 	id, err := unix.SysvShmGet(shmsysv.ShmKey(key), 0, 0)
@@ -129,9 +129,12 @@ func run(key uint32, keep bool) error {
 		return fmt.Errorf("segment key 0x%08x (shmid %d): %v; left as it is", key, id, err)
 	}
 
-	// 5. Print the message, one line. If that fails, the segment stays, and with it the message.
-	if _, err := os.Stdout.Write(append(msg, '\n')); err != nil {
-		return err
+	// 5. Print the message, one line, before anything is removed. If that fails, or Ctrl-C
+	// ends a wait for stdout to take it, the segment stays, and with it the message.
+	if err := printMessage(ctx, append(msg, '\n')); errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted while printing the message; segment key 0x%08x (shmid %d) stays, with the message", key, id)
+	} else if err != nil {
+		return fmt.Errorf("%w; segment key 0x%08x (shmid %d) stays, with the message", err, key, id)
 	}
 
 	// 6. Remove the segment. IPC_RMID frees it once the last process attached to it detaches;
@@ -148,6 +151,32 @@ func run(key uint32, keep bool) error {
 	}
 	log.Printf("removed segment key 0x%08x (shmid %d)", key, id)
 	return nil
+}
+
+// printMessage writes msg to standard output with one write(2). That write blocks while whoever
+// reads our standard output does not read (reader | less), and a signal does not end it: the
+// kernel restarts it after Ctrl-C (SA_RESTART). So it runs in a goroutine, and when ctx is done
+// we stop waiting for it: the program exits, and the write dies with it.
+func printMessage(ctx context.Context, msg []byte) error {
+	if ctx.Err() != nil { // interrupted already: print nothing
+		return ctx.Err()
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.Stdout.Write(msg)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done: // the message went out after all
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // defaultKey describes the default key for -h.

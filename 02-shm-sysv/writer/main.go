@@ -25,6 +25,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,7 +60,7 @@ Flags:
 `, defaultKey())
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	shmsysv.ParseFlags("writer")
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["key"] && (set["path"] || set["proj"]) {
@@ -96,13 +97,17 @@ Flags:
 			os.Exit(1)
 		}
 	}
-	if err := run(key, *size, msg); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := shmsysv.CatchSignals()
+	err = run(ctx, key, *size, msg)
+	shmsysv.Exit(ctx, err)
 }
 
-func run(key uint32, size int, msg []byte) (err error) {
+func run(ctx context.Context, key uint32, size int, msg []byte) (err error) {
+	// Nothing below waits, but a signal may have come already: then do nothing.
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted; nothing written")
+	}
+
 	// 1. Create the segment, or find the one that already has the key. IPC_EXCL makes the
 	// creation fail with EEXIST instead of silently returning an existing segment, so we know
 	// which happened. shmget(key, 0, 0) then finds the existing one: size 0 asks for no
