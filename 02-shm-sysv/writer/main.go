@@ -6,30 +6,38 @@
 //
 // Usage:
 //
-//	writer [-key K | -path FILE -proj N] [-size BYTES] message ...
+//	writer [-key K | -path FILE -proj N] [-size BYTES] [message ...]
 //
-// The message is the arguments joined by spaces; the writer stores it at offset 0 followed by a
-// NUL byte. The key is -key, or ftok(3) of -path and -proj (by default the temporary directory
-// and 'M'). Run the writer first, then the reader, in two terminals:
+// The message is the arguments joined by spaces or, with none, all of standard input up to end
+// of file, less its final newline (the reader prints one). The writer stores it at offset 0
+// followed by a NUL byte. The key is -key, or ftok(3) of -path and -proj (by default the
+// temporary directory and 'M'). Run the writer first, then the reader, in two terminals:
 //
 //	terminal 1: go run ./writer hello, shared memory
 //	            ipcs -m          (the segment is there, with nobody attached)
 //	terminal 2: go run ./reader
 //
-// The writer creates the segment (mode 0600, -size bytes) or reuses the one that has the key, if
-// it is ours and large enough. The reader removes it (unless it is run with -keep); so may
-// `ipcrm -M KEY`.
+// The writer creates the segment (mode 0600, -size bytes) or reuses the one that has the key if
+// it is ours alone (our uid, our cuid, mode 0600 or narrower: see shmsysv.CheckOwner) and large
+// enough; it refuses any other, and leaves it untouched. The reader removes the segment (unless
+// it is run with -keep); so may `ipcrm -M KEY`.
 //
-// Neither program waits for anything, so neither handles signals: there is no blocking call to
-// interrupt, and a writer killed half way leaves at worst a segment that the reader removes.
+// The writer's only wait is for standard input. Ctrl-C or SIGTERM ends it: nothing is created,
+// and the writer dies of the signal (status 130 or 143), as the shell expects. After that the
+// writer does not wait, and finishes its job: the segment holds the whole message, or, if a step
+// fails, the segment it created is removed. A closed stderr (writer 2>&1 | head -1) does not
+// stop it: SIGPIPE is caught, and the lost line ignored (see exit.go).
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"math"
 	"os"
 	"strings"
 
@@ -45,14 +53,15 @@ func main() {
 	proj := flag.Int("proj", shmsysv.DefaultProj, "the ftok project `id`, 1 to 255")
 	size := flag.Int("size", shmsysv.DefaultSize, "the size of the segment in `bytes`; the message may be one byte less")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-key K | -path FILE -proj N] [-size BYTES] message ...
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-key K | -path FILE -proj N] [-size BYTES] [message ...]
 
-Writer stores the message (the arguments joined by spaces) and a NUL byte at offset 0 of the
-System V shared memory segment with the key, creating the segment if there is none, and exits.
-The segment stays until a reader removes it.
+Writer stores the message (the arguments joined by spaces, or else standard input less its
+final newline) and a NUL byte at offset 0 of the System V shared memory segment with the key,
+creating the segment if there is none, and exits. The segment stays until a reader removes it.
 
-Example, then run the reader in another terminal:
+Examples, then run the reader in another terminal:
   writer hello, shared memory
+  date | writer
 
 Default key: %s
 
@@ -78,17 +87,8 @@ Flags:
 		log.Print(err)
 		os.Exit(2)
 	}
-	if flag.NArg() == 0 {
-		log.Print("no message: pass it as arguments, for example: writer hello, shared memory")
-		os.Exit(2)
-	}
 	if *size < 1 {
 		log.Printf("-size %d: want 1 byte or more", *size)
-		os.Exit(2)
-	}
-	msg := []byte(strings.Join(flag.Args(), " "))
-	if len(msg)+1 > *size {
-		log.Printf("the message is %d bytes; with its NUL it needs %d, more than -size %d (pass -size %d or more, or a shorter message)", len(msg), len(msg)+1, *size, len(msg)+1)
 		os.Exit(2)
 	}
 	if !set["key"] {
@@ -98,12 +98,35 @@ Flags:
 		}
 	}
 	ctx := shmsysv.CatchSignals()
+
+	// The message: the arguments joined by spaces, or else all of standard input but its final
+	// newline, so that what the reader prints (the message and a newline) is what came in.
+	msg := []byte(strings.Join(flag.Args(), " "))
+	if flag.NArg() == 0 {
+		if msg, err = readMessage(ctx, *size); err != nil {
+			shmsysv.Exit(ctx, err)
+		}
+		if len(msg) > *size {
+			log.Printf("the message on standard input is at least %d bytes; with its NUL it needs at least %d, more than -size %d (pass a larger -size, or a shorter message)", *size, *size+1, *size)
+			os.Exit(2)
+		}
+		msg = bytes.TrimSuffix(msg, []byte("\n"))
+	}
+	if i := bytes.IndexByte(msg, 0); i >= 0 {
+		log.Printf("the message holds a NUL byte at offset %d, where a C reader would stop (pass a message without one)", i)
+		os.Exit(2)
+	}
+	if len(msg)+1 > *size {
+		log.Printf("the message is %d bytes; with its NUL it needs %d, more than -size %d (pass -size %d or more, or a shorter message)", len(msg), len(msg)+1, *size, len(msg)+1)
+		os.Exit(2)
+	}
 	err = run(ctx, key, *size, msg)
 	shmsysv.Exit(ctx, err)
 }
 
 func run(ctx context.Context, key uint32, size int, msg []byte) (err error) {
-	// Nothing below waits, but a signal may have come already: then do nothing.
+	// Nothing below waits, so nothing below checks for a signal: the writer finishes its job.
+	// But if one has come already (while standard input was read), do nothing.
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; nothing written")
 	}
@@ -181,6 +204,35 @@ func run(ctx context.Context, key uint32, size int, msg []byte) (err error) {
 	}
 	log.Printf("wrote %d bytes and a NUL at offset 0, and detached; the segment stays until a reader removes it", len(msg))
 	return nil
+}
+
+// readMessage reads standard input up to its end, but no more than size+1 bytes: one more than
+// the segment holds, enough to know that the message (and a final newline) does not fit. The
+// read waits, for a person to type or a pipe to be written, and a signal does not end a read(2)
+// that the kernel restarts after it (SA_RESTART): so it runs in a goroutine, and Ctrl-C stops
+// our wait for it.
+func readMessage(ctx context.Context, size int) ([]byte, error) {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		log.Print("reading the message from standard input (end it with Ctrl-D)...")
+	}
+	type result struct {
+		msg []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		msg, err := io.ReadAll(io.LimitReader(os.Stdin, int64(min(size, math.MaxInt-1))+1))
+		done <- result{msg, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("read standard input: %w", r.err)
+		}
+		return r.msg, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while reading the message from standard input; nothing written")
+	}
 }
 
 // shmgetError explains why shmget could not create a segment.
