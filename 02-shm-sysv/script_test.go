@@ -52,6 +52,7 @@ func buildAndRun(m *testing.M) int {
 }
 
 func TestScripts(t *testing.T) {
+	readme = filepath.Join(must(os.Getwd()), "README.md")
 	// go test caches a passing result until the test binary, or a file that a test opened or
 	// stat'ed, changes. The programs' sources are read by go build, not by the test, so stat
 	// them (here: TestMain is not watched), or an edited program would get a stale "(cached)".
@@ -82,6 +83,7 @@ func TestScripts(t *testing.T) {
 			"waitfor":     waitFor,
 			"waitblocked": waitBlocked,
 			"ftok":        ftokCmd,
+			"inreadme":    inReadme,
 		},
 	})
 }
@@ -322,5 +324,29 @@ func waitBlocked(ts *testscript.TestScript, neg bool, args []string) {
 		if time.Since(start) > limit {
 			ts.Fatalf("waited %v for the process in %s (%q) to block in %s", limit, args[0], data, args[1])
 		}
+	}
+}
+
+// The module's README.md, for inreadme.
+var readme string
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// inReadme fails unless the content of a file of the script is a code block of README.md, word
+// for word: `inreadme session.txt`. It ties a README session to the script that runs it.
+func inReadme(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: inreadme file")
+	}
+	text, err := os.ReadFile(readme)
+	ts.Check(err)
+	block := "```\n" + ts.ReadFile(args[0]) + "```\n"
+	if !strings.Contains(string(text), block) {
+		ts.Fatalf("README.md has no code block that is exactly %s:\n%s", args[0], block)
 	}
 }

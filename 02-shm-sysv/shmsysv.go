@@ -1,7 +1,8 @@
 // Package shmsysv is what the writer and reader of this example agree on, like the shared header
-// of a C example: how the key of the segment is chosen, the segment's default size and mode, and
-// its layout (the message at offset 0, then a NUL byte, which is what a C reader using a char *
-// expects).
+// of a C example: how the key of the segment is chosen, the segment's default size and mode, its
+// layout (the message at offset 0, then a NUL byte, which is what a C reader using a char *
+// expects), and which segment found at the key is ours to use (CheckOwner). exit.go is how both
+// programs parse their flags and end on a signal, the same in every example of the cookbook.
 //
 // System V shared memory (shmget, shmat, shmdt, shmctl; listed by ipcs -m) and POSIX shared
 // memory (shm_open, mmap; files in /dev/shm) are separate: a segment made with one API cannot be

@@ -2,7 +2,7 @@
 // removes the segment.
 //
 // It demonstrates shmget(2) to find an existing segment by its key, shmctl(2) IPC_STAT to check
-// its owner, shmat(2) with SHM_RDONLY, shmdt(2), and shmctl(2) IPC_RMID.
+// its owner, creator and mode, shmat(2) with SHM_RDONLY, shmdt(2), and shmctl(2) IPC_RMID.
 //
 // Usage:
 //
@@ -17,7 +17,15 @@
 //
 // The reader prints "hello, shared memory" and removes the segment; with -keep it leaves the
 // segment for another reader. It never creates a segment: with none, it says to run the writer
-// first. It does not wait for anything, so it needs no signal handling.
+// first. It refuses a segment that is not ours alone (our uid, our cuid, mode 0600 or narrower:
+// see shmsysv.CheckOwner), and leaves it untouched.
+//
+// It prints the message before it removes anything: if stdout does not take the message
+// (reader >/dev/full), the segment stays, with the message. Its only wait is for stdout to take
+// the message (reader | less); Ctrl-C or SIGTERM ends it, the segment stays, and the reader dies
+// of the signal (status 130 or 143), as the shell expects. A stdout closed by whoever read it
+// makes it keep the segment and die of SIGPIPE, quietly (141), as cat does; a closed stderr is
+// ignored (see exit.go).
 package main
 
 import (

@@ -1,8 +1,9 @@
 // Writer puts a message in a System V shared memory segment and exits, leaving the segment for
 // the reader: a segment is kernel-persistent, so it outlives the process that made it.
 //
-// It demonstrates shmget(2) with IPC_CREAT|IPC_EXCL and mode 0600, shmctl(2) IPC_STAT to check a
-// segment that already exists, shmat(2), a plain memory write, and shmdt(2).
+// It demonstrates shmget(2) with IPC_CREAT|IPC_EXCL and mode 0600, shmctl(2) IPC_STAT to check
+// a segment that already exists (its owner, creator, mode and size), shmat(2), a plain memory
+// write, and shmdt(2).
 //
 // Usage:
 //
