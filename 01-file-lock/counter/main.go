@@ -17,7 +17,13 @@
 //	cat /tmp/count.txt    # 40000; with -lock none, less
 //
 // A missing or empty file counts as 0. The counter creates the file with mode 0600 if it is
-// missing; no program removes it.
+// missing; no program removes it. It refuses, and leaves untouched, anything at the path but a
+// regular file of ours with one link (no symlink, no hard link to another file).
+//
+// Ctrl-C or SIGTERM ends it between two increments, or while it waits for the lock: it says
+// how many it made, and dies of the signal, so that its shell sees status 130 or 143. Started
+// with SIGINT ignored (counter & in a script, as above), it keeps ignoring it. A closed
+// standard error loses only the narration.
 package main
 
 import (
@@ -28,10 +34,8 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	filelock "example.com/ipc/01-file-lock"
 	"golang.org/x/sys/unix"
@@ -56,7 +60,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	filelock.ParseFlags("counter")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the counter takes only flags (see counter -h)", flag.Arg(0))
 		os.Exit(2)
@@ -69,16 +73,12 @@ Flags:
 		log.Printf("-n %d: want zero or more", *n)
 		os.Exit(2)
 	}
-	if err := run(*path, *n, *kind); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := filelock.CatchSignals()
+	err := run(ctx, *path, *n, *kind)
+	filelock.Exit(ctx, err) // after Ctrl-C or SIGTERM, dies of it once run has cleaned up
 }
 
-func run(path string, n int, kind string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+func run(ctx context.Context, path string, n int, kind string) error {
 	// 1. Open the file once, creating it if needed (never truncating it: it holds the count).
 	f, err := filelock.OpenFile(path, unix.O_RDWR|unix.O_CREAT)
 	if err != nil {

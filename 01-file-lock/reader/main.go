@@ -15,7 +15,15 @@
 //	terminal 2: go run ./reader
 //
 // The reader waits while the writer holds the lock, then prints "hello, reader". It never
-// creates or removes the file.
+// creates or removes the file. It refuses, and leaves untouched, anything at the path but a
+// regular file of ours with one link (no symlink, no hard link to another file).
+//
+// Ctrl-C or SIGTERM ends any wait (for the lock, for a stalled standard output, during -hold):
+// the reader says so, releases its lock, and dies of the signal, so that its shell sees status
+// 130 or 143. Started with SIGINT ignored (reader & in a script), it keeps ignoring it. If
+// whoever reads its standard output has gone (reader | head -c 5), it releases its lock and
+// dies of SIGPIPE, quietly, as cat does (status 141). A closed standard error loses only the
+// narration.
 package main
 
 import (
@@ -26,8 +34,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	filelock "example.com/ipc/01-file-lock"
@@ -53,7 +59,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	filelock.ParseFlags("reader")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the reader takes only flags (see reader -h)", flag.Arg(0))
 		os.Exit(2)
@@ -62,16 +68,12 @@ Flags:
 		log.Printf("-lock %q: want flock or ofd", *kind)
 		os.Exit(2)
 	}
-	if err := run(*path, *hold, *kind); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := filelock.CatchSignals()
+	err := run(ctx, *path, *hold, *kind)
+	filelock.Exit(ctx, err) // after Ctrl-C or SIGTERM, dies of it once run has cleaned up
 }
 
-func run(path string, hold time.Duration, kind string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+func run(ctx context.Context, path string, hold time.Duration, kind string) error {
 	// 1. Open the file for reading. The writer creates it; the reader never does.
 	f, err := filelock.OpenFile(path, unix.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
@@ -114,7 +116,7 @@ func run(path string, hold time.Duration, kind string) error {
 	select {
 	case err := <-printed:
 		if err != nil {
-			return err
+			return err // EPIPE if our reader has gone: Exit then dies of SIGPIPE, quietly
 		}
 	case <-ctx.Done():
 		log.Print("interrupted while printing")

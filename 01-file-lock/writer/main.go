@@ -16,7 +16,14 @@
 //	terminal 2: go run ./reader
 //
 // The writer (or the counter) creates the file with mode 0600 if it is missing. No program
-// removes it: it is the data the processes share; remove it with rm when you are done.
+// removes it: it is the data the processes share; remove it with rm when you are done. The file
+// is refused, and left untouched, unless it is a regular file of ours with one link: not a
+// symlink, and not a hard link, through which the writer would overwrite another file.
+//
+// Ctrl-C or SIGTERM ends any wait (for standard input, for the lock, during -hold): the writer
+// says so, releases its lock, and dies of the signal, so that its shell sees status 130 or 143.
+// Started with SIGINT ignored (writer & in a script), it keeps ignoring it. A closed standard
+// error (writer 2>&1 | head -1) loses only the narration: the message is written all the same.
 package main
 
 import (
@@ -27,9 +34,7 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	filelock "example.com/ipc/01-file-lock"
@@ -55,36 +60,46 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	filelock.ParseFlags("writer")
 	if *kind != filelock.Flock && *kind != filelock.OFD {
 		log.Printf("-lock %q: want flock or ofd", *kind)
 		os.Exit(2)
 	}
-	if err := run(*path, *hold, *kind, flag.Args()); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	ctx := filelock.CatchSignals()
+	err := run(ctx, *path, *hold, *kind, flag.Args())
+	filelock.Exit(ctx, err) // after Ctrl-C or SIGTERM, dies of it once run has cleaned up
 }
 
-func run(path string, hold time.Duration, kind string, args []string) error {
+func run(ctx context.Context, path string, hold time.Duration, kind string, args []string) error {
 	// 1. Get the message before touching the file: no lock is held while a person types, and
-	// Ctrl-C here has nothing to clean up.
+	// Ctrl-C here has nothing to clean up. A signal does not end a read(2) of a terminal or a
+	// pipe (Go's handlers use SA_RESTART), so the read runs in a goroutine, and Ctrl-C ends the
+	// wait for it.
 	msg := []byte(strings.Join(args, " ") + "\n")
 	if len(args) == 0 {
 		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 			log.Print("reading the message from standard input (end it with Ctrl-D)...")
 		}
-		var err error
-		if msg, err = io.ReadAll(os.Stdin); err != nil {
-			return fmt.Errorf("read standard input: %w", err)
+		read := make(chan error, 1)
+		go func() {
+			var err error
+			msg, err = io.ReadAll(os.Stdin)
+			read <- err
+		}()
+		select {
+		case err := <-read:
+			if err != nil {
+				return fmt.Errorf("read standard input: %w", err)
+			}
+		case <-ctx.Done():
+			log.Print("interrupted while reading the message; nothing written")
+			return nil
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	// 2. Open the file, creating it if needed, but do not truncate it yet: O_TRUNC (as in
-	// os.Create) would empty it before we hold the lock, under the feet of a reader.
+	// os.Create) would empty it before we hold the lock, under the feet of a reader, and
+	// before OpenFile has checked it (a hard link to another file would already be emptied).
 	f, err := filelock.OpenFile(path, unix.O_RDWR|unix.O_CREAT)
 	if err != nil {
 		return err
