@@ -7,10 +7,12 @@
 //
 // Usage:
 //
-//	writer [-name NAME] [-size BYTES] message ...
+//	writer [-name NAME] [-size BYTES] [message ...]
 //
-// The message is the arguments joined by spaces. Run the pair in two terminals, in either
-// order: a reader started first waits for the message, one started after reads it at once.
+// The message is the arguments joined by spaces or, with none, the whole of standard input
+// less one final newline (echo hello | writer writes what writer hello does; an empty input
+// is no message, and is refused). Run the pair in two terminals, in either order: a reader
+// started first waits for the message, one started after reads it at once.
 //
 //	terminal 1: go run ./reader
 //	terminal 2: go run ./writer "hello, reader"
@@ -26,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"os"
@@ -42,13 +45,15 @@ func main() {
 	name := flag.String("name", shmposix.DefaultName, "the shared memory object's `NAME`: the file /dev/shm/NAME (the leading slash is optional; the default comes from $TMPDIR, so give both programs the same $TMPDIR)")
 	size := flag.Int("size", shmposix.DefaultSize, "the largest message, in `BYTES`, that the writer accepts, and that the object holds if the writer creates it")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-name NAME] [-size BYTES] message ...
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: writer [-name NAME] [-size BYTES] [message ...]
 
-Writer puts the message (the arguments joined by spaces) into the POSIX shared memory
-object NAME, creating it if needed, and wakes a reader waiting for it.
+Writer puts the message (the arguments joined by spaces, or else all of standard input
+less one final newline) into the POSIX shared memory object NAME, creating it if needed,
+and wakes a reader waiting for it.
 
 Example, before or after running the reader in another terminal:
   writer "hello, reader"
+  date | writer
 
 Flags:
 `)
@@ -64,23 +69,33 @@ Flags:
 		log.Printf("-size %d: want 1 to %d bytes", *size, shmposix.MaxSize)
 		os.Exit(2)
 	}
-	if flag.NArg() == 0 {
-		log.Print("no message: give it as arguments (see writer -h)")
-		os.Exit(2)
-	}
-	msg := strings.Join(flag.Args(), " ")
-	if len(msg) > *size {
+	if msg := strings.Join(flag.Args(), " "); len(msg) > *size {
 		log.Printf("the message is %d bytes, more than -size %d (pass a larger -size)", len(msg), *size)
 		os.Exit(2)
 	}
 	ctx := shmposix.CatchSignals()
-	err = run(ctx, path, *size, msg)
+	err = run(ctx, path, *size, flag.Args())
 	shmposix.Exit(ctx, err)
 }
 
-// run publishes msg. ctx ends on Ctrl-C or SIGTERM; run then cleans up and returns, and main's
-// Exit dies of that signal.
-func run(ctx context.Context, path string, size int, msg string) error {
+// run publishes the message: args joined by spaces, or else standard input. ctx ends on Ctrl-C
+// or SIGTERM; run then cleans up and returns, and main's Exit dies of that signal.
+func run(ctx context.Context, path string, size int, args []string) error {
+	// 0. Get the message before touching any object: nothing is made while a person types,
+	// and Ctrl-C here has nothing to clean up.
+	msg := strings.Join(args, " ")
+	if len(args) == 0 {
+		var err error
+		msg, err = readMessage(ctx, size)
+		if errors.Is(err, context.Canceled) {
+			log.Print("interrupted while reading the message from standard input; nothing written")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+
 	// 1. Create the object, or open the one a reader (or another writer) created first.
 	// O_EXCL makes exactly one process the creator when both start at once; the other gets
 	// EEXIST and opens what is there.
@@ -161,4 +176,43 @@ func run(ctx context.Context, path string, size int, msg string) error {
 	}
 	log.Printf("published %d bytes in %s", len(msg), path)
 	return nil
+}
+
+// readMessage reads the message from standard input: all of it, less one final newline, so
+// that echo hello | writer writes what writer hello does, and a text file written in comes
+// out of the reader the same. It reads at most size+2 bytes (a message of size bytes, its
+// newline, and one byte to see that there is more), so an endless input is refused too.
+//
+// A read blocks until there is input (a person typing, a pipe whose writer is slow), and a
+// signal does not end it: the kernel restarts it. So it runs in a goroutine, and when ctx ends
+// readMessage stops waiting for it and returns ctx's error; the read dies with the process.
+func readMessage(ctx context.Context, size int) (string, error) {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		log.Print("reading the message from standard input (end it with Ctrl-D)...")
+	}
+	type result struct {
+		in  []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		in, err := io.ReadAll(io.LimitReader(os.Stdin, int64(size)+2))
+		done <- result{in, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	msg := strings.TrimSuffix(string(r.in), "\n")
+	switch {
+	case r.err != nil:
+		return "", r.err // "read /dev/stdin: is a directory"
+	case len(r.in) == 0:
+		return "", errors.New("no message: standard input is empty; nothing written")
+	case len(msg) > size:
+		return "", fmt.Errorf("the message on standard input is more than -size %d bytes (pass a larger -size); nothing written", size)
+	}
+	return msg, nil
 }
