@@ -167,9 +167,9 @@ func run(ctx context.Context, key uint32, size int, msg []byte) (err error) {
 		log.Printf("created segment key 0x%08x (shmid %d, %d bytes, mode %04o)", key, id, size, shmsysv.Mode)
 	} else {
 		// 3. A segment that was there already may be anyone's: IPC_STAT tells its owner, its
-		// creator, its mode and its size. Refuse it, before we attach it, unless it is ours
-		// alone (CheckOwner says why the creator and the mode count too), and if it is too
-		// small for -size.
+		// creator, its mode and its size. Refuse it, before we attach it, if it is not ours
+		// alone (CheckOwner says why the creator and the mode count too) or is too small for
+		// -size.
 		var ds unix.SysvShmDesc
 		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
 			return fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): permission denied (the segment belongs to another user; pass another -key or -path/-proj)", key, id)
