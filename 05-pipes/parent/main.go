@@ -22,6 +22,14 @@
 // The pipe is created by the parent and vanishes when the last process holding an end of it
 // closes it; there is nothing to remove. -mistake makes, on purpose, one of the classic
 // mistakes that leave a pipe user waiting for ever (Ctrl-C ends the wait).
+//
+// What the parent owns is its child. On Ctrl-C or SIGTERM it sends the reader SIGTERM (a Ctrl-C
+// at the terminal has reached the reader already, in the same process group), waits for it to
+// exit (and kills it if it has not within five seconds), says how it ended, and then dies of its
+// own signal (130 or 143). Started with SIGINT ignored (a background job, parent &), both it and
+// the reader keep ignoring it. And it catches SIGPIPE, which the writer and the reader leave to
+// kill them: a write to a closed stderr (parent 2>&1 | head -1) must not kill the parent before it
+// has waited for its child.
 package main
 
 import (
@@ -68,7 +76,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	pipes.ParseFlags("parent")
 	if *n < 0 {
 		log.Printf("-n %d: want zero or more", *n)
 		os.Exit(2)
@@ -89,17 +97,18 @@ Flags:
 		log.Printf("-mistake %q: want %s, %s or %s", *mistake, keepReadEnd, keepWriteEnd, noCloexec)
 		os.Exit(2)
 	}
-	if err := run(count, flag.Args(), *mistake); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Catch Ctrl-C and SIGTERM (see exit.go; never stopped, see the reader). Ctrl-C reaches the
+	// whole process group, the reader included; SIGTERM reaches only us, and we pass it on.
+	ctx := pipes.CatchSignals()
+	// Catch SIGPIPE too, unlike the writer and the reader, since the parent has a child to wait
+	// for: a write to a closed stderr then fails with EPIPE, which log ignores, instead of
+	// killing us and leaving the reader to run on, orphaned, with no one to report how it ended.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	err := run(ctx, count, flag.Args(), *mistake)
+	pipes.Exit(ctx, err)
 }
 
-func run(n int, args []string, mistake string) error {
-	// Ctrl-C reaches the whole process group, the reader included; SIGTERM reaches only us, and
-	// we pass it on. (No stop(): see the reader.)
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-
+func run(ctx context.Context, n int, args []string, mistake string) error {
 	// 1. Find the reader before making anything.
 	readerPath, err := findReader()
 	if err != nil {
@@ -138,8 +147,9 @@ func run(n int, args []string, mistake string) error {
 		return err
 	}
 	log.Printf("started %s (pid %d) with the read end as its stdin", readerPath, cmd.Process.Pid)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	reaped := make(chan struct{}) // closed once cmd.Wait has returned waitErr
+	go func() { waitErr = cmd.Wait(); close(reaped) }()
 
 	// 4. Close our copy of the read end: the child has its own. While any process holds a read
 	// end, a writer never gets EPIPE; if the reader died, our writes would fill the pipe and
@@ -165,8 +175,8 @@ func run(n int, args []string, mistake string) error {
 	case writeErr = <-wrote:
 	case <-ctx.Done():
 		log.Printf("interrupted while writing, after %v", &count)
-		stopReader(cmd, exited)
-		return nil
+		stopReader(cmd, reaped)
+		return nil // and Exit dies of the signal
 	}
 
 	// 6. Close the write end. The reader sees EOF once no process holds a write end: this was
@@ -188,11 +198,28 @@ func run(n int, args []string, mistake string) error {
 		log.Printf("waiting for the reader (pid %d) to exit...", cmd.Process.Pid)
 	}
 	select {
-	case err = <-exited:
+	case <-reaped:
+		// A reader killed by SIGINT or SIGTERM was most likely hit by the same Ctrl-C as we were
+		// (the terminal signals the whole process group), or by the same kill of the group. Our
+		// own signal may still be on its way: Go hands it to the program through a goroutine, and
+		// the wait may end first. Give it a moment, so that we end as interrupted (130), not as
+		// failed (1); it was so 3 times out of 100 without this.
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
 	case <-ctx.Done():
-		log.Print("interrupted while waiting for the reader")
-		stopReader(cmd, exited)
-		return nil
+	}
+	if ctx.Err() != nil {
+		if writeErr == nil {
+			log.Print("interrupted while waiting for the reader")
+		} else {
+			log.Printf("interrupted while writing, after %v", &count)
+		}
+		stopReader(cmd, reaped)
+		return nil // and Exit dies of the signal
 	}
 	if errors.Is(writeErr, syscall.EPIPE) {
 		// No read end is open any more: the reader has gone.
@@ -201,7 +228,7 @@ func run(n int, args []string, mistake string) error {
 	if writeErr != nil {
 		return writeErr
 	}
-	if err != nil {
+	if waitErr != nil {
 		return fmt.Errorf("the reader failed: %v", cmd.ProcessState)
 	}
 	log.Print("the reader exited with status 0")
@@ -237,17 +264,22 @@ func write(w *os.File, n int, args []string, count *pipes.Count) error {
 	return nil
 }
 
-// stopReader passes SIGTERM on to the reader and waits for it to exit, so that no child is left
-// running. After Ctrl-C the reader has had SIGINT already, from the terminal; one more signal
-// does no harm. A reader that does not exit within five seconds is killed.
-func stopReader(cmd *exec.Cmd, exited <-chan error) {
-	log.Printf("sending SIGTERM to the reader (pid %d) and waiting for it to exit...", cmd.Process.Pid)
-	cmd.Process.Signal(syscall.SIGTERM) // fails harmlessly if it has exited
+// stopReader passes SIGTERM on to the reader, unless it has exited already, and waits for it
+// to exit, so that no child is left running. After Ctrl-C the reader has had SIGINT already,
+// from the terminal; one more signal does no harm. A reader that does not exit within five
+// seconds is killed.
+func stopReader(cmd *exec.Cmd, reaped <-chan struct{}) {
 	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-exited
+	case <-reaped:
+	default:
+		log.Printf("sending SIGTERM to the reader (pid %d) and waiting for it to exit...", cmd.Process.Pid)
+		cmd.Process.Signal(syscall.SIGTERM) // fails harmlessly if it has exited since
+		select {
+		case <-reaped:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-reaped
+		}
 	}
 	log.Printf("the reader has exited (%v)", cmd.ProcessState)
 }

@@ -16,6 +16,11 @@
 //
 // The parent program starts the reader itself, with a pipe it made as the reader's standard
 // input. There is no object to create or remove.
+//
+// Ctrl-C or SIGTERM ends the reader, even blocked in a read or a write, with the count on stderr
+// and then the signal's own status (130 or 143); started with SIGINT ignored (a background job,
+// reader &), it keeps ignoring it. A write to a closed stdout (reader | head -1) kills it with
+// SIGPIPE, quietly, like the writer: it has nothing to clean up.
 package main
 
 import (
@@ -25,8 +30,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 
 	pipes "example.com/ipc/05-pipes"
 	"golang.org/x/sys/unix"
@@ -45,23 +48,21 @@ Example:
   writer a b c | reader
 `)
 	}
-	flag.Parse()
+	pipes.ParseFlags("reader")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the reader reads standard input and takes no arguments (try: writer %s | reader)", flag.Arg(0), flag.Arg(0))
 		os.Exit(2)
 	}
-	if err := run(); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Catch Ctrl-C and SIGTERM (see exit.go), and never stop catching them: a second signal,
+	// which may well come (Ctrl-C reaches the whole pipeline, and the parent passes SIGTERM on),
+	// must not kill us with the default action while we print the count. Exit then dies of the
+	// first one.
+	ctx := pipes.CatchSignals()
+	err := run(ctx)
+	pipes.Exit(ctx, err)
 }
 
-func run() error {
-	// Catch Ctrl-C and SIGTERM, and never stop catching them: a second signal, which may well
-	// come (Ctrl-C reaches the whole pipeline, and the parent passes SIGTERM on), must not kill
-	// us with the default action while we print the count and exit.
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-
+func run(ctx context.Context) error {
 	// 1. Say what we wait for. A read from a pipe blocks until some writer writes, or until
 	// every write end is closed.
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {

@@ -6,7 +6,8 @@
 // and the writer never splits a line across two writes, so lines from several writers sharing
 // one pipe never mix. A write blocks while the pipe is full. When every reader has gone, the
 // write fails with EPIPE and the kernel sends SIGPIPE; a Go program dies of that SIGPIPE, quietly,
-// when the write was to standard output, like C's yes(1) or seq(1) would.
+// when the write was to standard output, like C's yes(1) or seq(1) would: the writer leaves it so
+// (exit status 141), since it has nothing to clean up.
 //
 // Usage:
 //
@@ -19,7 +20,9 @@
 //
 // There is no object to create or remove: the pipe vanishes when the last process holding an
 // end closes it. The writer says nothing on stderr unless something fails or it is interrupted,
-// so that it fits in a pipeline like seq(1).
+// so that it fits in a pipeline like seq(1). Ctrl-C or SIGTERM ends it, even blocked in a read or
+// a write, with a line on stderr and then the signal's own status (130 or 143), so that a shell
+// loop stops too; started with SIGINT ignored (a background job, writer &), it keeps ignoring it.
 package main
 
 import (
@@ -28,8 +31,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 
 	pipes "example.com/ipc/05-pipes"
 	"golang.org/x/sys/unix"
@@ -54,7 +55,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	pipes.ParseFlags("writer")
 	if *n < 0 {
 		log.Printf("-n %d: want zero or more", *n)
 		os.Exit(2)
@@ -69,17 +70,14 @@ Flags:
 		log.Printf("-n %d and the line %q: give -n or lines, not both (see writer -h)", count, flag.Arg(0))
 		os.Exit(2)
 	}
-	if err := run(count, flag.Args()); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Catch Ctrl-C and SIGTERM (see exit.go), and never stop catching them: a second signal
+	// must not kill us with the default action while we say so. Exit then dies of the first.
+	ctx := pipes.CatchSignals()
+	err := run(ctx, count, flag.Args())
+	pipes.Exit(ctx, err)
 }
 
-func run(n int, args []string) error {
-	// Catch Ctrl-C and SIGTERM, and never stop catching them: a second signal must not kill us
-	// with the default action while we say so and exit (see the reader).
-	ctx, _ := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-
+func run(ctx context.Context, n int, args []string) error {
 	if n < 0 && len(args) == 0 {
 		if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 			log.Print("reading lines from standard input (end with Ctrl-D)...")
@@ -97,7 +95,7 @@ func run(n int, args []string) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		// The blocked write (or read), if any, dies with the process.
+		// The blocked write (or read), if any, dies with the process, of the signal (Exit).
 		log.Printf("interrupted after %v", &count)
 		return nil
 	}
