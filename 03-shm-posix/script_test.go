@@ -23,9 +23,17 @@ var buildFlags []string
 
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
+// testscript.Main adds the test helpers, which the test binary itself runs: spinpeer
+// (spinpeer_test.go).
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
+	testscript.Main(buildFirst{m}, map[string]func(){"spinpeer": spinPeer})
 }
+
+// buildFirst runs the tests after building the programs. (When the test binary runs as
+// spinpeer, testscript.Main runs that instead, and builds nothing.)
+type buildFirst struct{ m *testing.M }
+
+func (b buildFirst) Run() int { return buildAndRun(b.m) }
 
 func buildAndRun(m *testing.M) int {
 	bin, err := os.MkdirTemp("", "shmposix-bin")
