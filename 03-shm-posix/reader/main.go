@@ -20,9 +20,18 @@
 //
 // Whichever program starts first creates the object, with mode 0600. The reader that takes
 // the message removes the object; so does a waiting reader stopped with Ctrl-C or SIGTERM, if
-// it created the object. Stopped so, the reader cleans up, then dies of the signal (status 130
-// or 143 in a shell); a reader started with SIGINT ignored (reader & in a script) keeps
-// ignoring it. SIGPIPE is caught: a closed standard error costs the narration only.
+// it created the object.
+//
+// An object found at the name is used only if it is no symbolic link (O_NOFOLLOW), is a regular
+// file, is ours, and has one name only (st_nlink 1: a hard link there would be a second name of
+// another object in /dev/shm, perhaps another program's); anything else is refused with one
+// line and left as it was.
+//
+// Ctrl-C or SIGTERM ends every wait, for a message or for a stalled standard output to take
+// it: the reader cleans up, then dies of the signal (status 130 or 143 in a shell). A reader
+// started with SIGINT ignored (reader & in a script) keeps ignoring it. SIGPIPE is caught: a
+// closed standard error costs the narration only; a closed standard output leaves the message
+// for the next reader, and the reader then dies of SIGPIPE (141), as cat does.
 package main
 
 import (

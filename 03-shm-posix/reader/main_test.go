@@ -21,3 +21,11 @@ func TestFutexWait(t *testing.T) {
 	// A word the kernel cannot read: EFAULT, returned, not retried.
 	assert.ErrorIs(t, futexWait(context.Background(), nil, 0), unix.EFAULT)
 }
+
+// printLine does not start a write once Ctrl-C has come: run then gives the message back
+// instead of printing it and keeping it too.
+func TestPrintLineAfterCtrlC(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, printLine(ctx, []byte("not printed\n")), context.Canceled)
+}

@@ -19,8 +19,17 @@
 //
 // Whichever program starts first creates the object, with mode 0600 and room for -size bytes
 // of message. The reader that takes the message removes it. An object holds one message: a
-// writer that finds an unread message there refuses, and leaves it alone. Ctrl-C or SIGTERM
-// ends the writer with the signal's status (130 or 143).
+// writer that finds an unread message there refuses, and leaves it alone.
+//
+// An object found at the name is used only if it is no symbolic link (O_NOFOLLOW), is a regular
+// file, is ours, and has one name only (st_nlink 1: a hard link there would be a second name of
+// another object in /dev/shm, perhaps another program's); anything else is refused with one
+// line and left as it was.
+//
+// The writer reads the whole message before it creates or opens anything. Ctrl-C or SIGTERM,
+// also while it waits for standard input, ends it with the signal's status (130 or 143); a
+// writer started with SIGINT ignored (writer & in a script) keeps ignoring it. SIGPIPE is
+// caught: a closed standard error costs the narration only.
 package main
 
 import (
