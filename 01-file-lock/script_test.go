@@ -30,10 +30,11 @@ func TestMain(m *testing.M) {
 
 func buildAndRun(m *testing.M) int {
 	// The scripts check that Ctrl-C ends each program with status 130, so the programs must
-	// start with SIGINT not ignored. A test run as a background job of a shell script
-	// (go test ./... &) starts with SIGINT ignored, and a program inherits that. Catching it
-	// here, where it was ignored anyway, lets the programs start with the default action: exec
-	// resets a caught signal to its default, but keeps an ignored one ignored.
+	// start with SIGINT not ignored. A test binary run as a background job of a shell script
+	// (go test -c, then ./x.test &) starts with SIGINT ignored, and the programs would inherit
+	// that. Catching it here, where it was ignored anyway, lets them start with the default
+	// action: exec resets a caught signal to its default, but keeps an ignored one ignored.
+	// (go test itself catches SIGINT, so the binary it starts has the default already.)
 	if signal.Ignored(os.Interrupt) {
 		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	}
