@@ -143,10 +143,12 @@ func Open(path string, flag int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// check refuses anything but a FIFO owned by us, with one name. A hard link passes O_NOFOLLOW
-// and the owner check: anyone may link a FIFO of yours into /tmp (unless fs.protected_hardlinks
-// forbids it), and you may link your own; the programs would then read or write a FIFO that
-// another program of yours uses under its own name.
+// check refuses anything but a FIFO owned by us, with no other name. A hard link passes
+// O_NOFOLLOW and the owner check: anyone may link a FIFO of yours into /tmp (unless
+// fs.protected_hardlinks forbids it), and you may link your own; the programs would then read
+// or write a FIFO that another program of yours uses under its own name. An st_nlink of 0 is
+// no such link: the FIFO has no name left, because the peer that made it removed it after we
+// opened it (the writer does so as soon as it has written).
 func check(path string, st *unix.Stat_t) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:
@@ -158,7 +160,7 @@ func check(path string, st *unix.Stat_t) error {
 	if uid := os.Geteuid(); int(st.Uid) != uid {
 		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d); refusing to use it (pass -path with another path)", path, st.Uid, uid)
 	}
-	if st.Nlink != 1 {
+	if st.Nlink > 1 { // 0 is fine: the peer that made it has removed it since we opened it
 		return fmt.Errorf("%s has %d hard links; refusing to use it (a hard link could make this program read or write a FIFO that another program uses under another name; remove it, or pass -path with another path)", path, st.Nlink)
 	}
 	return nil
