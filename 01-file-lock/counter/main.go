@@ -12,9 +12,9 @@
 //
 // Run several at once and read the total:
 //
-//	go build -o /tmp/counter ./counter && rm -f /tmp/count.txt
-//	for i in 1 2 3 4; do /tmp/counter -file /tmp/count.txt -n 10000 & done; wait
-//	cat /tmp/count.txt    # 40000; with -lock none, less
+//	t="${TMPDIR:-/tmp}"; go build -o "$t/counter" ./counter && rm -f "$t/count.txt"
+//	for i in 1 2 3 4; do "$t/counter" -file "$t/count.txt" -n 10000 & done; wait
+//	cat "$t/count.txt"    # 40000; with -lock none, less
 //
 // A missing or empty file counts as 0. The counter creates the file with mode 0600 if it is
 // missing; no program removes it. It refuses, and leaves untouched, anything at the path but a
