@@ -1,17 +1,21 @@
 package fifo_test
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // The programs the scripts run, built once by TestMain.
@@ -30,6 +34,14 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	// The scripts check that Ctrl-C ends each program with status 130, so the programs must
+	// start with SIGINT not ignored. A test run as a background job of a shell script
+	// (go test ./... &) starts with SIGINT ignored, and a program inherits that. Catching it
+	// here, where it was ignored anyway, lets the programs start with the default action: exec
+	// resets a caught signal to its default, but keeps an ignored one ignored.
+	if signal.Ignored(os.Interrupt) {
+		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+	}
 	bin, err := os.MkdirTemp("", "fifo-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -100,11 +112,45 @@ func setup(env *testscript.Env) error {
 	}
 	work := env.WorkDir
 	env.Defer(func() {
+		var msg []string
+		if left := killLeftovers(work); len(left) > 0 {
+			msg = append(msg, "still running at the end of the script, now killed:")
+			msg = append(msg, left...)
+		}
 		if left := fifosUnder(work); len(left) > 0 {
-			env.T().Fatal("FIFOs left behind at the end of the script:\n" + strings.Join(left, "\n"))
+			msg = append(msg, "FIFOs left behind at the end of the script:")
+			msg = append(msg, left...)
+		}
+		if len(msg) > 0 {
+			env.T().Fatal(strings.Join(msg, "\n"))
 		}
 	})
 	return nil
+}
+
+// killLeftovers kills, with SIGKILL, every process that runs in dir or below it: whatever a
+// script started and did not see end, such as a program whose shell was killed when the script
+// failed (the scripts signal a program by its pid, through a shell that records its status).
+// It runs before testscript waits for the script's background commands, which would otherwise
+// wait for as long as such a grandchild holds their output pipe open: for ever, for a writer
+// that waits for a reader.
+func killLeftovers(dir string) []string {
+	var left []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cwd, err := os.Readlink(filepath.Join("/proc", p.Name(), "cwd"))
+		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		unix.Kill(pid, unix.SIGKILL)
+		left = append(left, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(bytes.TrimSuffix(cmdline, []byte{0}), []byte{0}, []byte{' '})))
+	}
+	return left
 }
 
 // fifosUnder returns the paths of the FIFOs under dir.

@@ -16,7 +16,19 @@
 //
 // Whichever starts first makes the FIFO (mode 0600) and removes it when it exits, also after
 // Ctrl-C or SIGTERM; the other leaves it alone. Shell tools work as the writer:
-// echo hi > PATH.
+// echo hi > PATH. A FIFO found at PATH is used only if it is ours: not a symbolic link, a FIFO,
+// owned by us, with no other name (st_nlink 1).
+//
+// Each line is printed whole or not at all: a line that Ctrl-C cuts short is dropped, and the
+// narration counts its bytes; only the end of file after the last writer ends a last line that
+// has no newline.
+//
+// Ctrl-C or SIGTERM ends every wait (for a writer, for data, for standard output to take a
+// line); the reader says so, removes the FIFO if it made it, and then dies of the signal, so
+// that the shell sees status 130 or 143. Started with SIGINT ignored (reader & in a script), it
+// keeps ignoring it. If whoever reads its standard output goes away (reader | head -1), it
+// removes the FIFO and dies of SIGPIPE, quietly (141), as cat does. Exit status: 0 at end of
+// file, 1 on an error, 2 on a usage error.
 package main
 
 import (
@@ -28,8 +40,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	fifo "example.com/ipc/06-fifo"
@@ -54,7 +64,7 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	fifo.ParseFlags("reader")
 	if flag.NArg() > 0 {
 		log.Printf("unexpected argument %q: the reader takes only flags (see reader -h)", flag.Arg(0))
 		os.Exit(2)
@@ -63,19 +73,16 @@ Flags:
 		log.Print("-path is empty: want the path of a FIFO")
 		os.Exit(2)
 	}
-	if err := run(*path, *follow); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Ctrl-C and SIGTERM cancel ctx, which ends every wait in run; SIGPIPE is caught, so that
+	// a write to a closed standard output (reader | head -1) fails with EPIPE instead of
+	// killing the reader before it has removed the FIFO. Exit then ends the program with the
+	// status that the signal or EPIPE calls for (130, 143, 141), after run's clean-up.
+	ctx := fifo.CatchSignals()
+	err := run(ctx, *path, *follow)
+	fifo.Exit(ctx, err)
 }
 
-func run(path string, follow bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// If whoever reads our standard output goes away (reader | head -1), let the write fail
-	// with EPIPE instead of being killed by SIGPIPE, so that the FIFO is still removed.
-	signal.Ignore(syscall.SIGPIPE)
-
+func run(ctx context.Context, path string, follow bool) error {
 	// 6. On the way out (also after Ctrl-C or an error), remove the FIFO if we made it, and
 	// close it.
 	var made *fifo.Made
@@ -136,7 +143,7 @@ func run(path string, follow bool) error {
 		err = waitForWriter(f)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			log.Printf("interrupted after %s", nLines(n))
-			return nil
+			return nil // Exit dies of the signal, after the clean-up
 		}
 		if err != nil {
 			return fmt.Errorf("poll %s: %w", path, err)
@@ -145,9 +152,19 @@ func run(path string, follow bool) error {
 		// 4. Print each line unchanged, until end of file: read returns 0 when the FIFO is
 		// empty and no writer has it open any more. While a writer has it open, read waits.
 		// Printing waits too, while whoever reads our standard output does not read.
+		// A line is printed whole or not at all: the end of file after the last writer is
+		// the only end of a last line without a newline; a line that Ctrl-C cuts short is
+		// dropped, and counted in the narration.
 		in := bufio.NewReader(f)
 		for {
 			line, err := in.ReadBytes('\n')
+			if err != nil && err != io.EOF {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					log.Printf("interrupted after %s%s", nLines(n), dropped(len(line)))
+					return nil
+				}
+				return fmt.Errorf("read %s: %w%s", path, err, dropped(len(line)))
+			}
 			if len(line) > 0 {
 				if err := printLine(ctx, line); errors.Is(err, context.Canceled) {
 					log.Printf("interrupted after %s", nLines(n))
@@ -157,15 +174,8 @@ func run(path string, follow bool) error {
 				}
 				n++
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				log.Printf("interrupted after %s", nLines(n))
-				return nil
-			}
 			if err == io.EOF {
 				break
-			}
-			if err != nil {
-				return fmt.Errorf("read %s: %w", path, err)
 			}
 		}
 		stopWait()
@@ -226,6 +236,17 @@ func printLine(ctx context.Context, line []byte) error {
 	default:
 		return ctx.Err()
 	}
+}
+
+// dropped says how many bytes of an unfinished line were not printed, if any.
+func dropped(size int) string {
+	switch size {
+	case 0:
+		return ""
+	case 1:
+		return "; dropped 1 byte of an unfinished line"
+	}
+	return fmt.Sprintf("; dropped %d bytes of an unfinished line", size)
 }
 
 // nLines says "1 line" or "n lines".

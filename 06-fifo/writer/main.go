@@ -15,7 +15,16 @@
 //	terminal 2: go run ./reader
 //
 // Whichever starts first makes the FIFO (mode 0600) and removes it when it exits, also after
-// Ctrl-C or SIGTERM; the other leaves it alone. Shell tools work as the reader: cat PATH.
+// Ctrl-C or SIGTERM; the other leaves it alone. Shell tools work as the reader: cat PATH. A
+// FIFO found at PATH is used only if it is ours: not a symbolic link, a FIFO, owned by us,
+// with no other name (st_nlink 1).
+//
+// Ctrl-C or SIGTERM ends every wait (for a reader, for a line of input, for room in a full
+// pipe); the writer says so, removes the FIFO if it made it, and then dies of the signal, so
+// that the shell sees status 130 or 143. Started with SIGINT ignored (writer & in a script), it
+// keeps ignoring it. A closed standard error (writer 2>&1 | head -1) does not stop it: the
+// narration is lost, the lines are written, and the FIFO is removed. Exit status: 0 when every
+// line is written, 1 on an error (the reader has gone: broken pipe), 2 on a usage error.
 package main
 
 import (
@@ -27,8 +36,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	fifo "example.com/ipc/06-fifo"
@@ -52,21 +59,21 @@ Flags:
 `)
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	fifo.ParseFlags("writer")
 	if *path == "" {
 		log.Print("-path is empty: want the path of a FIFO")
 		os.Exit(2)
 	}
-	if err := run(*path, flag.Args()); err != nil {
-		log.Print(err)
-		os.Exit(1)
-	}
+	// Ctrl-C and SIGTERM cancel ctx, which ends every wait in run; SIGPIPE is caught, so that
+	// a write to a closed standard error (writer 2>&1 | head -1) fails, and log drops it,
+	// instead of killing the writer before it has removed the FIFO. Exit then ends the
+	// program with the status that the signal calls for (130, 143), after run's clean-up.
+	ctx := fifo.CatchSignals()
+	err := run(ctx, *path, flag.Args())
+	fifo.Exit(ctx, err)
 }
 
-func run(path string, args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+func run(ctx context.Context, path string, args []string) error {
 	// 1. Make the FIFO, unless it is there already (made by a reader, or by mkfifo(1)).
 	// Only the program that made it removes it.
 	made, err := fifo.Make(path)
@@ -102,7 +109,7 @@ func run(path string, args []string) error {
 		f, err = openWhenReader(ctx, path)
 		if errors.Is(err, context.Canceled) {
 			log.Print("interrupted while waiting for a reader; nothing written")
-			return nil
+			return nil // Exit dies of the signal, after the clean-up
 		}
 		if err == nil {
 			log.Printf("a reader opened %s", path)
