@@ -6,13 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // The programs the scripts run, built once by TestMain.
@@ -56,16 +57,21 @@ func TestScripts(t *testing.T) {
 			os.Stat(filepath.Join(p, f.Name()))
 		}
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
+	testscript.Run(t, params("testdata/script", deadline(t, 3*time.Minute)))
+}
+
+// params runs the scripts in dir, each of which must end by the deadline end.
+func params(dir string, end time.Time) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
-		Deadline:            deadline(t, 3*time.Minute),
-		Setup:               setup,
+		Deadline:            end,
+		Setup:               func(env *testscript.Env) error { return setup(env, end) },
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfor":  waitFor,
 			"waitproc": waitProc,
 		},
-	})
+	}
 }
 
 // deadline bounds every command of the scripts, so that a program that hangs fails its script
@@ -79,52 +85,93 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 	return end
 }
 
-// setup runs before each script. A pipe has no name to leak, but a process can: a reader
-// left waiting for an EOF that never comes, a child that outlived its parent. Every process a
-// script starts runs in $WORK (children inherit it), so the check at the end fails the script
-// if any process is still running there, then kills it so that it leaks no further.
-func setup(env *testscript.Env) error {
+// setup runs before each script. A pipe has no name to leak, but a process can: a reader left
+// waiting for an EOF that never comes, a child that outlived its parent. So each script gets a
+// watchdog and a check, both for every process the script started, however deep (see
+// scriptProcesses):
+//   - at the deadline, the watchdog kills them all. testscript's own timeout kills only the
+//     command it started (a sh), and then waits for ever for that command's stdout to close,
+//     which a grandchild holds; go test's -timeout would then kill the test binary without
+//     running any check, and leave the grandchildren running.
+//   - at the end, the check fails the script if any of them is still running, and kills it.
+func setup(env *testscript.Env, end time.Time) error {
 	// Programs built with -race sleep a second on exit unless told not to.
 	env.Setenv("GORACE", "atexit_sleep_ms=0")
 	work := env.WorkDir
+
+	var killed []string
+	fired := make(chan struct{})
+	watchdog := time.AfterFunc(time.Until(end), func() {
+		defer close(fired)
+		killed = killAll(work)
+	})
 	env.Defer(func() {
-		// A process that has just been told to go (say, a reader that got its EOF as the
-		// script ended) may take a moment to exit: give it a bounded grace.
-		var left []string
-		for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
-			if left = processesIn(work); len(left) == 0 || time.Since(start) > 5*time.Second {
-				break
-			}
+		if !watchdog.Stop() {
+			<-fired
 		}
-		if len(left) > 0 {
-			for _, p := range left {
-				pid, _ := strconv.Atoi(strings.Fields(p)[0])
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
+		if len(killed) > 0 {
+			env.T().Fatal("the script ran past its deadline; killed the processes it had started:\n" + strings.Join(killed, "\n"))
+		}
+		// A process that has just been told to go (say, a reader that got its EOF as the
+		// script ended) may take a moment to exit: give it a bounded grace. (See killAll for
+		// why none found must be seen twice.)
+		for start, none := time.Now(), 0; none < 2 && time.Since(start) < 5*time.Second; time.Sleep(20 * time.Millisecond) {
+			none++
+			scriptProcesses(work, func(int, string) { none = 0 })
+		}
+		if left := killAll(work); len(left) > 0 {
 			env.T().Fatal("a process started by this script is still running (killed now):\n" + strings.Join(left, "\n"))
 		}
 	})
 	return nil
 }
 
-// processesIn returns "pid command" for each running process whose working directory is dir.
-// (A zombie has no working directory: it has exited, and only waits to be reaped.)
-func processesIn(dir string) []string {
+// scriptProcesses calls f for each process that the script with the work directory work
+// started, directly or not: a process whose environment holds WORK=work (testscript sets it for
+// every command it runs, and children inherit their parent's environment), or whose working
+// directory is in work. f gets a pidfd of the process, which names it and no later process
+// with the same pid, and "pid command line". A zombie matches neither test: it has exited,
+// and only waits to be reaped.
+func scriptProcesses(work string, f func(pidfd int, desc string)) {
 	entries, _ := os.ReadDir("/proc")
-	var found []string
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if err != nil || (cwd != dir && !strings.HasPrefix(cwd, dir+"/")) {
-			continue
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone already
 		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		found = append(found, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
+		dir := filepath.Join("/proc", e.Name())
+		environ, _ := os.ReadFile(filepath.Join(dir, "environ"))
+		cwd, _ := os.Readlink(filepath.Join(dir, "cwd"))
+		if slices.Contains(strings.Split(string(environ), "\x00"), "WORK="+work) || cwd == work || strings.HasPrefix(cwd, work+"/") {
+			cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+			f(fd, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
+		}
+		unix.Close(fd)
 	}
-	return found
+}
+
+// killAll kills with SIGKILL every process that the script with the work directory work
+// started, and returns them. It goes on until it has found none twice in a row, 20 ms apart:
+// a shell may start another process between the moment it is found and the moment it is
+// killed, and a process caught in the middle of execve(2) may show an empty environment (one
+// that had also left $WORK went unseen so, once in seven runs of TestLeftoverProcessFailsItsScript).
+func killAll(work string) []string {
+	var killed []string
+	for i, none := 0, 0; none < 2 && i < 100; i++ {
+		none++
+		scriptProcesses(work, func(pidfd int, desc string) {
+			none = 0
+			if unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) == nil && !slices.Contains(killed, desc) {
+				killed = append(killed, desc)
+			}
+		})
+		time.Sleep(20 * time.Millisecond) // for the killed to become zombies, or the next to show
+	}
+	return killed
 }
 
 // waitFor waits until a file exists and, given a regexp, until its content matches it:
