@@ -158,7 +158,8 @@ func scriptProcesses(work string, f func(pidfd int, desc string)) {
 // started, and returns them. It goes on until it has found none twice in a row, 20 ms apart:
 // a shell may start another process between the moment it is found and the moment it is
 // killed, and a process caught in the middle of execve(2) may show an empty environment (one
-// that had also left $WORK went unseen so, once in seven runs of TestLeftoverProcessFailsItsScript).
+// that had also left $WORK went unseen so, once in seven runs of
+// TestLeftoverProcessFailsItsScript).
 func killAll(work string) []string {
 	var killed []string
 	for i, none := 0, 0; none < 2 && i < 100; i++ {

@@ -204,7 +204,8 @@ func run(ctx context.Context, n int, args []string, mistake string) error {
 		// own signal may still be on its way: Go hands it to the program through a goroutine, and
 		// the wait may end first. Give it a moment, so that we end as interrupted (130), not as
 		// failed (1); it was so 3 times out of 100 without this.
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM) {
+		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(250 * time.Millisecond):
