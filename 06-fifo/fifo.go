@@ -110,9 +110,10 @@ func (m *Made) Remove() error {
 // Open is careful with what it finds at path, which may be in a shared directory such as /tmp:
 //   - O_NOFOLLOW: a symlink at path fails with ELOOP instead of being followed;
 //   - O_NOCTTY: a terminal at path does not become our controlling terminal;
-//   - fstat(2) on the open descriptor refuses anything but a FIFO owned by us (a regular file,
-//     say, is never written into: the descriptor is closed before anything is written). Make
-//     has checked the path already, without opening it; this catches a swap in between.
+//   - fstat(2) on the open descriptor refuses anything but a FIFO owned by us with no other
+//     name (a regular file, say, is never written into: the descriptor is closed before
+//     anything is written). Make has checked the path already, without opening it; this
+//     catches a swap in between.
 //
 // The returned file is put in non-blocking mode, so that Go's poller (epoll) waits for its reads
 // and writes, and a deadline (set when Ctrl-C arrives) ends those waits.
