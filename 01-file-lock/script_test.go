@@ -22,6 +22,9 @@ import (
 // The programs the scripts run, built once by TestMain.
 var programs = []string{"writer", "reader", "counter"}
 
+// buildFlags are added to go build (race_test.go adds -race).
+var buildFlags []string
+
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
 func TestMain(m *testing.M) {
@@ -49,7 +52,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	args := []string{"build", "-o", bin}
+	args := append([]string{"build", "-o", bin}, buildFlags...)
 	for _, p := range programs {
 		args = append(args, "./"+p)
 	}
@@ -74,7 +77,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Deadline:            deadline(t, 3*time.Minute),
+		Deadline:            deadline(t, 5*time.Minute),
 		Setup:               setup,
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
@@ -102,6 +105,8 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 // never share one; the defaults of the programs point into $TMPDIR, which testscript sets to
 // $WORK/.tmp. It also registers the leak check.
 func setup(env *testscript.Env) error {
+	// Programs built with -race sleep a second on exit unless told not to.
+	env.Setenv("GORACE", "atexit_sleep_ms=0")
 	if os.Geteuid() == 0 {
 		// The permission script runs a program as nobody, who must be able to reach $WORK
 		// (but not list it): testscript makes it and its parent 0700.
