@@ -20,12 +20,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// buildTour builds this program, as `go run ./tour` would.
-func buildTour(t *testing.T) string {
-	exe := filepath.Join(t.TempDir(), "tour")
-	out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return exe
+// tourExe is this program, built once by TestMain, as `go run ./tour` would.
+var tourExe string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tour-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tourExe = filepath.Join(dir, "tour")
+	out, err := exec.Command("go", "build", "-o", tourExe, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // signaled returns the signal that ended a command, or 0 if it exited.
@@ -43,7 +56,7 @@ func signaled(t *testing.T, err error) syscall.Signal {
 // checks its summary: one ok line for each example, exit 0, nothing left in its TMPDIR. The
 // programs that the tour interrupts on purpose died of SIGINT.
 func TestTourRunsEveryExample(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	tmp := t.TempDir()
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
@@ -180,7 +193,7 @@ func TestChoose(t *testing.T) {
 // promptly, the tour dies of that signal, and nothing is left: no process, no file in the
 // tour's TMPDIR, no shared memory object.
 func TestTourCtrlC(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	for _, tc := range []struct {
 		example, waiting string
 		sig              syscall.Signal
@@ -259,7 +272,7 @@ func waitForLine(t *testing.T, r io.Reader, s string) {
 // `go run ./tour | head` does: the tour stops its programs, removes its files, and then dies
 // of SIGPIPE, quietly. (Killed by SIGPIPE on the spot, it left its programs and files.)
 func TestTourStdoutClosed(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	tmp := t.TempDir()
 	cmd := exec.Command(exe, "06")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
@@ -297,7 +310,7 @@ func TestTourStdoutClosed(t *testing.T) {
 // with SIGINT ignored; so are its programs, which rightly keep ignoring it: the tour must
 // interrupt them with SIGTERM, and say so.
 func TestTourWithSIGINTIgnored(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	tmp := t.TempDir()
 	cmd := exec.Command("sh", "-c", `"$0" 01 06 & wait $!`, exe)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
@@ -316,7 +329,7 @@ func TestTourWithSIGINTIgnored(t *testing.T) {
 // which rebuilds everything). Ctrl-C kills go build, which leaves its go-build* work
 // directory behind: the tour must have pointed it into its own temporary folder.
 func TestTourCtrlCWhileBuilding(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	tmp := t.TempDir()
 	cmd := exec.Command(exe, "01-file-lock")
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GOFLAGS=-a")
@@ -352,7 +365,7 @@ func TestTourCtrlCWhileBuilding(t *testing.T) {
 // TestTourBadArguments: an unknown or ambiguous example, or a bad flag, is one line and
 // exit status 2.
 func TestTourBadArguments(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -370,7 +383,7 @@ func TestTourBadArguments(t *testing.T) {
 }
 
 func TestTourUsage(t *testing.T) {
-	exe := buildTour(t)
+	exe := tourExe
 	out, err := exec.Command(exe, "-h").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Regexp(t, `(?m)^The examples: 01-file-lock, [0-9a-z, -]+$`, string(out))
