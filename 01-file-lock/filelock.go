@@ -77,6 +77,12 @@ func OpenFile(path string, flag int) (*os.File, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("%s belongs to uid %d, not to you (uid %d); refusing to use it (pass -file with another path)", path, st.Uid, uid)
 	}
+	if st.Nlink == 0 {
+		// Not a hard link: no name is left. Someone removed the file between our open and our
+		// fstat; what we wrote to it no other program could find.
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s was removed while this program opened it (try again)", path)
+	}
 	if st.Nlink != 1 {
 		// A hard link passes the checks above: it is no symlink, and the file is ours. But it
 		// is a second name of a file elsewhere (ln ~/.bashrc /tmp/ipc-file-lock.txt), whose
