@@ -85,7 +85,7 @@ func OpenFile(path string, flag int) (*os.File, error) {
 	}
 	if st.Nlink != 1 {
 		// A hard link passes the checks above: it is no symlink, and the file is ours. But it
-		// is a second name of a file elsewhere (ln ~/.bashrc /tmp/ipc-file-lock.txt), whose
+		// is a second name of a file elsewhere (ln victim.conf /tmp/ipc-file-lock.txt), whose
 		// data we would truncate and overwrite. Refuse it before anything is written: this is
 		// why the file is never opened with O_TRUNC.
 		unix.Close(fd)
