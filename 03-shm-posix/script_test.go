@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 			os.Stat(filepath.Join(p, f.Name()))
 		}
 	}
+	readme = filepath.Join(must(os.Getwd()), "README.md")
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -81,7 +82,8 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfor": waitFor,
+			"waitfor":  waitFor,
+			"inreadme": inReadme,
 		},
 	})
 }
@@ -152,5 +154,29 @@ func waitFor(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
 		}
+	}
+}
+
+// The module's README.md, for inreadme.
+var readme string
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// inReadme fails unless the content of a file of the script is a code block of README.md, word
+// for word: `inreadme session.txt`. It ties a README session to the script that runs it.
+func inReadme(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: inreadme file")
+	}
+	text, err := os.ReadFile(readme)
+	ts.Check(err)
+	block := "```\n" + ts.ReadFile(args[0]) + "```\n"
+	if !strings.Contains(string(text), block) {
+		ts.Fatalf("README.md has no code block that is exactly %s:\n%s", args[0], block)
 	}
 }
