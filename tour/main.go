@@ -137,7 +137,7 @@ func run(ctx context.Context, w io.Writer, chosen []example) error {
 	// The transcript's first write error stops the tour, as Ctrl-C does: nobody reads it.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	out := &transcript{w: w, failed: stop}
+	out := &transcript{ctx: ctx, w: w, failed: stop}
 
 	tmp, err := os.MkdirTemp("", "ipc-tour-")
 	if err != nil {

@@ -31,20 +31,41 @@ var freezeOthers time.Duration
 // A transcript is the tour's output: its own lines and the programs', one at a time. Its
 // first write error (nobody reads it any more) stops the tour.
 type transcript struct {
-	mu     sync.Mutex
-	w      io.Writer
-	err    error
-	failed func(error) // called with the first write error
+	ctx     context.Context // the tour's: once it ends, a stalled write is given up
+	mu      sync.Mutex
+	w       io.Writer
+	err     error
+	failed  func(error) // called with the first write error
+	stalled bool        // a write was given up: the lines that follow are dropped
 }
 
-// line prints one line.
+// line prints one line. Like every wait of the cookbook's programs, a write to a stalled
+// standard output (go run ./tour | less, with less not reading) ends on Ctrl-C: once the
+// tour's context has ended, a write that does not complete within a second is given up, and
+// so is the rest of the transcript, so that the tour can clean up and end.
 func (o *transcript) line(s string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.err != nil {
+	if o.err != nil || o.stalled {
 		return
 	}
-	if _, err := io.WriteString(o.w, s+"\n"); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(o.w, s+"\n")
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-o.ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(time.Second):
+			o.stalled = true
+			return
+		}
+	}
+	if err != nil {
 		o.err = err
 		o.failed(err)
 	}

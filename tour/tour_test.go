@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // tourExe is this program, built once by TestMain, as `go run ./tour` would.
@@ -92,7 +93,7 @@ func TestScenariosWaitForTheirEvents(t *testing.T) {
 // newTestTour makes a tour of no example, writing its transcript to w, for programs in bin.
 func newTestTour(t *testing.T, w io.Writer, bin string) *tour {
 	return &tour{
-		ctx: context.Background(), out: &transcript{w: w, failed: func(error) {}},
+		ctx: context.Background(), out: &transcript{ctx: context.Background(), w: w, failed: func(error) {}},
 		dir: t.TempDir(), bin: bin, interrupt: interruptSignal(),
 	}
 }
@@ -304,6 +305,62 @@ func TestTourStdoutClosed(t *testing.T) {
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	assert.Empty(t, left, "the tour left files in its TMPDIR")
+}
+
+// TestTourStalledStdoutCtrlC interrupts a tour whose standard output nobody reads (a full
+// pipe, as with go run ./tour | less and less not reading): the write ends on Ctrl-C like every
+// wait, and the tour cleans up and dies of SIGINT. (It stayed blocked in the write for good.)
+func TestTourStalledStdoutCtrlC(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(tourExe, "06")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	size, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	require.NoError(t, err)
+	_, err = w.Write(make([]byte, size)) // full: the tour's first line waits for room
+	require.NoError(t, err)
+	cmd.Stdout = w
+	require.NoError(t, cmd.Start())
+	w.Close()
+	pgid := cmd.Process.Pid
+	defer syscall.Kill(-pgid, syscall.SIGKILL)
+
+	// Wait until the tour is blocked in its first write: its one thread writing is asleep.
+	// (A tour not yet there is interrupted all the same: the test still passes, checking less.)
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		if blockedInWrite(cmd.Process.Pid) {
+			break
+		}
+	}
+	require.NoError(t, syscall.Kill(-pgid, syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		assert.Equal(t, syscall.SIGINT, signaled(t, err), "the tour did not die of SIGINT: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the tour did not end within 20s of Ctrl-C")
+	}
+	assert.Regexp(t, `^tour: interrupted by SIGINT; stopped the programs and removed the temporary files\n$`, stderr.String())
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the tour left files in its TMPDIR")
+}
+
+// blockedInWrite reports whether a thread of process pid sleeps in write(2) on a pipe.
+func blockedInWrite(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+	for _, task := range tasks {
+		if b, err := os.ReadFile(task); err == nil && strings.Contains(string(b), "pipe_write") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestTourWithSIGINTIgnored runs the tour as a background job of a script, which starts it
