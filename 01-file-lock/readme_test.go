@@ -1,43 +1,39 @@
 package filelock_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/rogpeppe/go-internal/txtar"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// The README's first session is real output: readme_session.txtar runs it and compares what
-// each terminal shows with its files t1.want (the writer), t2.want and t2.stdout (the reader).
-// This test checks that the README shows each of those lines, with /tmp for the script's
-// $TMPDIR, as a whole line (but for the ^C that the terminal echoes), in the same order.
-func TestREADMESession(t *testing.T) {
+// TestReadmeShowsTheExamples checks that README.md shows each Example function of
+// example_test.go word for word, in a ```go block, so that the code a reader copies from the
+// README is the code that go test runs, and neither can drift from the other.
+func TestReadmeShowsTheExamples(t *testing.T) {
+	src, err := os.ReadFile("example_test.go")
+	require.NoError(t, err)
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	lines := strings.Split(strings.ReplaceAll(string(readme), "^C", ""), "\n")
-	ar, err := txtar.ParseFile("testdata/script/readme_session.txtar")
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "example_test.go", src, parser.ParseComments)
 	require.NoError(t, err)
 	n := 0
-	for _, f := range ar.Files {
-		if f.Name != "t1.want" && f.Name != "t2.want" && f.Name != "t2.stdout" {
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || !strings.HasPrefix(fn.Name.Name, "Example") {
 			continue
 		}
 		n++
-		at := 0
-		for _, want := range strings.Split(strings.TrimSuffix(string(f.Data), "\n"), "\n") {
-			want = strings.ReplaceAll(want, "$TMPDIR", "/tmp")
-			i := at
-			for i < len(lines) && lines[i] != want {
-				i++
-			}
-			if !assert.Less(t, i, len(lines), "README.md does not show this line of %s (after line %d):\n%s", f.Name, at, want) {
-				break
-			}
-			at = i + 1
+		code := string(src[fset.Position(fn.Pos()).Offset:fset.Position(fn.End()).Offset])
+		block := "```go\n" + code + "\n```"
+		if !strings.Contains(string(readme), block) {
+			t.Errorf("README.md does not show %s word for word; copy it from example_test.go:\n%s", fn.Name.Name, block)
 		}
 	}
-	assert.Equal(t, 3, n, "files t1.want, t2.want and t2.stdout in readme_session.txtar")
+	require.NotZero(t, n, "example_test.go has no Example function")
 }
