@@ -10,10 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README's first session is real output: readme_session.txtar runs it and compares what
-// each terminal shows with its files t1.want (the writer), t2.want and t2.stdout (the reader).
-// This test checks that the README shows each of those lines, with /tmp for the script's
-// $TMPDIR, as a whole line (but for the ^C that the terminal echoes), in the same order.
+// The README's sessions are real output: readme_session.txtar runs the README's commands, its
+// files t1.cmd and t2.cmd (one per terminal) and counters.sh, and compares what each terminal
+// shows with its files t1.want (the writer), t2.want and t2.stdout (the reader). This test
+// checks that the README shows each of those lines, a command after "$ ", and an output line
+// with /tmp for the script's $TMPDIR, as a whole line (but for the ^C that the terminal
+// echoes), in the same order. So a command that the script runs is the command as typed in the
+// README, and a README command that named /tmp itself would fail the script, whose TMPDIR is
+// not /tmp.
 func TestREADMESession(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
@@ -22,13 +26,22 @@ func TestREADMESession(t *testing.T) {
 	require.NoError(t, err)
 	n := 0
 	for _, f := range ar.Files {
-		if f.Name != "t1.want" && f.Name != "t2.want" && f.Name != "t2.stdout" {
+		prompt := ""
+		switch f.Name {
+		case "t1.cmd", "t2.cmd", "counters.sh":
+			prompt = "$ "
+		case "t1.want", "t2.want", "t2.stdout":
+		default:
 			continue
 		}
 		n++
 		at := 0
 		for _, want := range strings.Split(strings.TrimSuffix(string(f.Data), "\n"), "\n") {
-			want = strings.ReplaceAll(want, "$TMPDIR", "/tmp")
+			if prompt != "" {
+				want = prompt + want
+			} else {
+				want = strings.ReplaceAll(want, "$TMPDIR", "/tmp")
+			}
 			i := at
 			for i < len(lines) && lines[i] != want {
 				i++
@@ -39,5 +52,5 @@ func TestREADMESession(t *testing.T) {
 			at = i + 1
 		}
 	}
-	assert.Equal(t, 3, n, "files t1.want, t2.want and t2.stdout in readme_session.txtar")
+	assert.Equal(t, 6, n, "files t1.cmd, t1.want, t2.cmd, t2.want, t2.stdout and counters.sh in readme_session.txtar")
 }
