@@ -38,7 +38,11 @@ func ParseFlags(name string) {
 	if err != nil {
 		hint := ""
 		flag.VisitAll(func(f *flag.Flag) {
-			if _, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && strings.Contains(err.Error(), " -"+f.Name+":") {
+			g, ok := f.Value.(flag.Getter) // not every flag.Value has Get: flag.Func's has not
+			if !ok {
+				return
+			}
+			if _, ok := g.Get().(time.Duration); ok && strings.Contains(err.Error(), " -"+f.Name+":") {
 				hint = "a duration needs a unit, as in 2s or 500ms; "
 			}
 		})
