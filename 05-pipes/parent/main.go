@@ -16,8 +16,8 @@
 // executable (os.Executable), or else the first "reader" on PATH. So build both into one
 // directory, and run the parent alone, in one terminal:
 //
-//	go build -o /tmp/pipes/ ./reader ./parent
-//	/tmp/pipes/parent a b c
+//	go build -o "${TMPDIR:-/tmp}/pipes/" ./reader ./parent
+//	"${TMPDIR:-/tmp}/pipes/parent" a b c
 //
 // The pipe is created by the parent and vanishes when the last process holding an end of it
 // closes it; there is nothing to remove. -mistake makes, on purpose, one of the classic
@@ -70,7 +70,7 @@ argument as a line, or with -n the numbers 1 to N, or else standard input), clos
 reader sees EOF, and waits for the reader to exit.
 
 Example:
-  go build -o /tmp/pipes/ ./reader ./parent && /tmp/pipes/parent a b c
+  go build -o "${TMPDIR:-/tmp}/pipes/" ./reader ./parent && "${TMPDIR:-/tmp}/pipes/parent" a b c
 
 Flags:
 `)
@@ -298,7 +298,7 @@ func findReader() (string, error) {
 	}
 	path, err := exec.LookPath("reader")
 	if err != nil {
-		return "", fmt.Errorf("cannot find the reader program: not at %s, nor on PATH (build both into one directory: go build -o /tmp/pipes/ ./reader ./parent)", next)
+		return "", fmt.Errorf("cannot find the reader program: not at %s, nor on PATH (build both into one directory: go build -o \"${TMPDIR:-/tmp}/pipes/\" ./reader ./parent)", next)
 	}
 	return path, nil
 }
