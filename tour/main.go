@@ -173,8 +173,8 @@ func run(ctx context.Context, w io.Writer, chosen []example) error {
 		log.Print(err)
 	}
 	if ctx.Err() != nil {
-		if out.err != nil {
-			return out.err // the reader of the transcript has gone: end quietly
+		if err := out.error(); err != nil {
+			return err // the reader of the transcript has gone: end quietly
 		}
 		sig := "a signal"
 		var c caught
@@ -188,8 +188,8 @@ func run(ctx context.Context, w io.Writer, chosen []example) error {
 	for _, r := range results {
 		out.line(r)
 	}
-	if out.err != nil {
-		return out.err
+	if err := out.error(); err != nil {
+		return err
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d examples failed", failed, len(chosen))

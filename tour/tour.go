@@ -71,6 +71,13 @@ func (o *transcript) line(s string) {
 	}
 }
 
+// error returns the first write error, if any.
+func (o *transcript) error() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
+}
+
 // A tour runs the programs of one example in its own folder, printing a transcript.
 type tour struct {
 	ctx       context.Context
