@@ -2,7 +2,7 @@
 // of a C example: the default path of the FIFO, its mode, how it is made, checked and opened,
 // and the rule that only the program that made it removes it.
 //
-// A FIFO (a named pipe) is a pipe with a name in the file system: mkfifo(2) makes the name,
+// A FIFO (a named pipe) is a pipe with a name in the file system: mkfifo(3) makes the name,
 // open(2) connects to the pipe, and the bytes go through the kernel, never to the disk.
 package fifo
 
@@ -19,7 +19,7 @@ import (
 var DefaultPath = filepath.Join(os.TempDir(), "ipc-fifo")
 
 // Mode is the permission of a FIFO the programs make: only its owner may read or write it.
-// (mkfifo(2) applies the umask, which can only take bits away.)
+// (mkfifo(3) applies the umask, which can only take bits away.)
 const Mode = 0o600
 
 // Made is a FIFO that this process made, and so must remove. It holds an O_PATH descriptor
@@ -32,7 +32,7 @@ type Made struct {
 	fd   int
 }
 
-// Make makes sure that a FIFO of ours is at path: it makes one with mkfifo(2) and Mode if
+// Make makes sure that a FIFO of ours is at path: it makes one with mkfifo(3) and Mode if
 // nothing is there, and otherwise checks what is there as Open does. It returns the Made FIFO
 // if it made one, nil if one was already there: that one belongs to whoever made it.
 func Make(path string) (*Made, error) {
