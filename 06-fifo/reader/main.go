@@ -1,9 +1,10 @@
 // Reader prints the lines that writers in other processes write into a FIFO (a named pipe),
 // until every writer has closed it; with -follow it goes on, writer after writer, until Ctrl-C.
 //
-// It demonstrates mkfifo(3) (the system call mknodat(2) with S_IFIFO); open(2) of a FIFO for reading with O_NONBLOCK, and poll(2) to
-// wait for a writer (a blocking open would wait too, but Ctrl-C could not end it); read(2) up
-// to end of file, which comes when the last writer closes the FIFO; and unlink(2).
+// It demonstrates mkfifo(3) (the system call mknodat(2) with S_IFIFO); open(2) of a FIFO for
+// reading with O_NONBLOCK, and poll(2) to wait for a writer (a blocking open would wait too, but
+// Ctrl-C could not end it); read(2) up to end of file, which comes when the last writer closes
+// the FIFO; and unlink(2).
 //
 // Usage:
 //

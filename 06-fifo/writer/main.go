@@ -1,8 +1,8 @@
 // Writer writes lines into a FIFO (a named pipe), for a reader in another process to print.
 //
-// It demonstrates mkfifo(3) (the system call mknodat(2) with S_IFIFO); open(2) of a FIFO for writing, which blocks until a reader opens
-// it, and how to stop waiting on Ctrl-C; write(2) of one line at a time, atomic when the line
-// is at most PIPE_BUF (4096) bytes; and unlink(2).
+// It demonstrates mkfifo(3) (the system call mknodat(2) with S_IFIFO); open(2) of a FIFO for
+// writing, which blocks until a reader opens it, and how to stop waiting on Ctrl-C; write(2) of
+// one line at a time, atomic when the line is at most PIPE_BUF (4096) bytes; and unlink(2).
 //
 // Usage:
 //
