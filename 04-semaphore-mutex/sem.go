@@ -6,13 +6,14 @@ package semmutex
 //
 // EINTR. semop and semtimedop are never restarted after a signal handler, whatever SA_RESTART
 // says (signal(7), "Interruption of system calls and library functions by signal handlers"):
-// a blocked call returns EINTR. A Go program has signal handlers for many signals, and the
-// runtime sends some to its own threads, so a blocked semop can return EINTR with no Ctrl-C at
-// all. Semop and Semtimedop retry on EINTR (Semtimedop with what is left of its timeout), so that
-// a caller never sees it. The other side of that: a signal never ends a wait in Semop. Go's
-// handler may run on any thread, not the one blocked in semop, and retrying hides it when it
-// does. A wait that must end on Ctrl-C is a semtimedop with a short timeout in a loop that
-// checks a context (SemopContext), or is ended by removing the set (the waiter gets EIDRM).
+// a blocked call returns EINTR. A Go program has signal handlers for many signals, and signals
+// reach its threads with no Ctrl-C at all (SIGURG, which the runtime sends to preempt a
+// goroutine; SIGPROF when profiling), so a blocked semop can return EINTR at any time. Semop and
+// Semtimedop retry on EINTR (Semtimedop with what is left of its timeout), so that a caller
+// never sees it. The other side of that: a signal never ends a wait in Semop. Go's handler may
+// run on any thread, not the one blocked in semop, and retrying hides it when it does. A wait
+// that must end on Ctrl-C is a semtimedop with a short timeout in a loop that checks a context
+// (SemopContext), or is ended by removing the set (the waiter gets EIDRM).
 
 import (
 	"context"
@@ -194,7 +195,8 @@ func SemctlAll(id, cmd int, vals []uint16) error {
 
 // SemctlDs is semctl(2) with IPC_STAT (the set's struct semid64_ds goes into ds) or IPC_SET (its
 // owner, group and mode are set from ds.Perm). On 64-bit Linux the kernel always uses the 64-bit
-// layout, SemidDs, so IPC_64 is not or'ed into cmd as glibc does on 32-bit systems.
+// layout, SemidDs, and IPC_64 (0x100), which glibc or's into cmd on 32-bit systems, must not be
+// passed: x86-64 answers IPC_STAT|IPC_64 with EINVAL.
 func SemctlDs(id, cmd int, ds *SemidDs) error {
 	if cmd != unix.IPC_STAT && cmd != unix.IPC_SET {
 		return unix.EINVAL

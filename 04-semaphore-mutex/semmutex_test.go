@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -254,24 +255,34 @@ func TestRemovedUnderAWaiter(t *testing.T) {
 }
 
 // signalBlockedThread runs op on a thread of its own, waits until that thread is blocked on
-// semaphore 0 of id, sends it SIGURG (a signal the Go runtime handles, with SA_RESTART, and
-// otherwise ignores), and returns the channel that op's result arrives on.
+// semaphore 0 of id, sends it SIGUSR1 (tgkill: that thread and no other), and waits until Go's
+// handler has caught the signal, which it does on that thread, after the kernel has ended the
+// system call. It returns the channel that op's result arrives on.
 func signalBlockedThread(t *testing.T, id int, op func() error) <-chan error {
+	caught := make(chan os.Signal, 1)
+	signal.Notify(caught, syscall.SIGUSR1)
+	defer signal.Stop(caught)
 	tids := make(chan int)
 	done := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // this thread ends with the goroutine, never reused
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		tids <- unix.Gettid()
 		done <- op()
 	}()
 	tid := <-tids
 	waitFor(t, "the thread to block in semop", func() bool { return waiters(t, id, 0) == 1 })
-	require.NoError(t, unix.Tgkill(os.Getpid(), tid, syscall.SIGURG))
+	require.NoError(t, unix.Tgkill(os.Getpid(), tid, syscall.SIGUSR1))
+	select {
+	case <-caught:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGUSR1 not caught after 10 s")
+	}
 	return done
 }
 
-// signal(7): semop and semtimedop are never restarted after a signal handler, SA_RESTART or not.
-// The raw system call returns EINTR; Semop and Semtimedop retry, and go on waiting.
+// signal(7): semop and semtimedop are never restarted after a signal handler, and Go installs
+// its handlers with SA_RESTART. The raw system call returns EINTR; Semop and Semtimedop retry,
+// and go on waiting.
 func TestEINTR(t *testing.T) {
 	id := newSet(t, 1, semmutex.Mode)
 	sops := []semmutex.Sembuf{{Num: 0, Op: -1}}
@@ -284,7 +295,8 @@ func TestEINTR(t *testing.T) {
 	})
 	assert.Equal(t, unix.EINTR, <-done)
 
-	// The wrappers: still waiting after the signal; they end when the semaphore can be taken.
+	// The wrappers: blocked again after the signal (the interrupted call has returned by the time
+	// the handler runs); they end when the semaphore can be taken.
 	for name, op := range map[string]func() error{
 		"Semop": func() error { return semmutex.Semop(id, sops) },
 		"Semtimedop": func() error {
@@ -293,12 +305,12 @@ func TestEINTR(t *testing.T) {
 		},
 	} {
 		done := signalBlockedThread(t, id, op)
+		waitFor(t, name+" to wait again", func() bool { return waiters(t, id, 0) == 1 })
 		select {
 		case err := <-done:
 			t.Fatalf("%s returned %v after a signal, with nothing to take", name, err)
-		case <-time.After(100 * time.Millisecond):
+		default:
 		}
-		waitFor(t, name+" to wait again", func() bool { return waiters(t, id, 0) == 1 })
 		require.NoError(t, semmutex.Semop(id, []semmutex.Sembuf{{Num: 0, Op: 1}}))
 		assert.NoError(t, <-done, name)
 	}
