@@ -7,9 +7,10 @@
 //
 // This module is IN PROGRESS (issue 9). What is here: the key and its flags' helpers (Ftok,
 // CheckProj, ParseKey, SemKey), the semaphore system calls and their layouts for linux/amd64
-// and linux/arm64, CheckOwner, and Open, the race-free creation and initialisation of a set
-// (TLPI 47.5), with their unit tests against the real kernel. Still to come: the programs
-// (producer, consumer, counter), the shared segment and its ring, the scripts, the README.
+// and linux/arm64, CheckOwner, Open, the race-free creation and initialisation of a set (TLPI
+// 47.5), with their unit tests against the real kernel; the ring that producer and consumer
+// share (ring.go), the two programs, and their scripts. Still to come: the counter, the C
+// consumer, the README.
 // SemidDs is defined for linux/amd64 and linux/arm64 only (the layout differs between them, see
 // semid_amd64.go); on 32-bit systems the semaphore calls go through other system calls.
 //

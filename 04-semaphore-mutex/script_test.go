@@ -1,0 +1,261 @@
+package semmutex_test
+
+import (
+	"bufio"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	semmutex "example.com/ipc/04-semaphore-mutex"
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+)
+
+// The programs the scripts run, built once by TestMain.
+var programs = []string{"producer", "consumer"}
+
+// TestMain builds the programs with go build into a temporary directory and puts it first on
+// PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	bin, err := os.MkdirTemp("", "semmutex-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	// Let an unprivileged user run them too (the permission cases run them as nobody).
+	if err := os.Chmod(bin, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	args := []string{"build", "-o", bin}
+	for _, p := range programs {
+		args = append(args, "./"+p)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return m.Run()
+}
+
+func TestScripts(t *testing.T) {
+	// go test caches a passing result until the test binary, or a file that a test opened or
+	// stat'ed, changes. The programs' sources are read by go build, not by the test, so stat
+	// them (here: TestMain is not watched), or an edited program would get a stale "(cached)".
+	for _, p := range programs {
+		files, _ := os.ReadDir(p)
+		for _, f := range files {
+			os.Stat(filepath.Join(p, f.Name()))
+		}
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Deadline:            deadline(t, 3*time.Minute),
+		Setup:               setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfor": waitForFile,
+		},
+	})
+}
+
+// deadline bounds every command of the scripts, so that a pair that hangs fails its script
+// (and its leak check runs) instead of hanging the test until go test's own -timeout panics.
+func deadline(t *testing.T, d time.Duration) time.Time {
+	end := time.Now().Add(d)
+	if td, ok := t.Deadline(); ok && td.Add(-10*time.Second).Before(end) {
+		return td.Add(-10 * time.Second)
+	}
+	return end
+}
+
+// setup runs before each script and gives it keys of its own, so that scripts running in
+// parallel (and in other test processes) never share a semaphore set or a segment:
+//
+//	$KEY    the programs' default key: ftok($TMPDIR, 'S'), and testscript sets TMPDIR to
+//	        $WORK/.tmp, a directory no other script has
+//	$KEY1   ftok($TMPDIR, 1), for -path $TMPDIR -proj 1
+//	$HKEY, $HKEY2  two keys hashed from $WORK, for -key (in hex; $HKEYDEC is $HKEY in decimal)
+//
+// A script creates objects only with these keys. Setup refuses to start if one of them is
+// already taken (another process picked the same number), and registers the leak check: at the
+// end of the script, a semaphore set (ipcs -s) or a segment (ipcs -m) that still has one of
+// these keys fails the script, and is removed so that the machine stays clean.
+func setup(env *testscript.Env) error {
+	tmp := filepath.Join(env.WorkDir, ".tmp")
+	key, err := semmutex.Ftok(tmp, semmutex.DefaultProj)
+	if err != nil {
+		return err
+	}
+	key1, err := semmutex.Ftok(tmp, 1)
+	if err != nil {
+		return err
+	}
+	hkey, hkey2 := hashKey(env.WorkDir), hashKey(env.WorkDir+"#2")
+	keys := []uint32{key, key1, hkey, hkey2}
+	for name, k := range map[string]uint32{"KEY": key, "KEY1": key1, "HKEY": hkey, "HKEY2": hkey2} {
+		env.Setenv(name, fmt.Sprintf("0x%08x", k))
+	}
+	env.Setenv("HKEYDEC", strconv.FormatUint(uint64(hkey), 10))
+
+	if taken, err := objectsWith(keys); err != nil {
+		return err
+	} else if len(taken) > 0 {
+		return fmt.Errorf("a key of this script is already taken by an object that another process made (a key collision; run the test again):\n%s", taken[0].row)
+	}
+	env.Defer(func() {
+		left, err := objectsWith(keys)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		if len(left) == 0 {
+			return
+		}
+		var rows []string
+		for _, o := range left {
+			rows = append(rows, o.row)
+			if err := o.remove(); err != nil {
+				rows = append(rows, fmt.Sprintf("  (IPC_RMID %s id %d: %v)", o.kind, o.id, err))
+			}
+		}
+		env.T().Fatal("an object with a key of this script is still there at its end (now removed):\n" + strings.Join(rows, "\n"))
+	})
+	// Registered last, so run first: a script that fails while a program it started is blocked
+	// (a reader writing to a pipe that nobody reads) would otherwise wait for it until the
+	// deadline, and leave it running after. Every program a script starts runs in $WORK.
+	env.Defer(func() {
+		if killed := killProcessesIn(env.WorkDir); len(killed) > 0 {
+			env.T().Fatal("a process of this script was still running at its end (now killed):\n" + strings.Join(killed, "\n"))
+		}
+	})
+	return nil
+}
+
+// killProcessesIn kills (SIGKILL) every process whose working directory is dir, and returns
+// their command lines.
+func killProcessesIn(dir string) []string {
+	var killed []string
+	for pass := 0; pass < 3; pass++ { // a shell may start another command as it dies
+		cwds, _ := filepath.Glob("/proc/[0-9]*/cwd")
+		n := len(killed)
+		for _, cwd := range cwds {
+			if d, err := os.Readlink(cwd); err != nil || d != dir {
+				continue
+			}
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(cwd)))
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(cwd), "cmdline"))
+			if unix.Kill(pid, unix.SIGKILL) == nil {
+				killed = append(killed, fmt.Sprintf("pid %d: %s", pid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))))
+			}
+		}
+		if len(killed) == n {
+			break
+		}
+	}
+	return killed
+}
+
+// hashKey makes a key from s: FNV-1a, never 0 (IPC_PRIVATE).
+func hashKey(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	if k := h.Sum32(); k != 0 {
+		return k
+	}
+	return 1
+}
+
+// An object listed in /proc/sysvipc/sem or /proc/sysvipc/shm: its kind, its id, and its row
+// with the key in hex.
+type object struct {
+	kind string // "sem" or "shm"
+	id   int
+	row  string
+}
+
+// remove removes the object with IPC_RMID.
+func (o object) remove() error {
+	if o.kind == "sem" {
+		_, err := semmutex.Semctl(o.id, 0, unix.IPC_RMID, 0)
+		return err
+	}
+	_, err := unix.SysvShmCtl(o.id, unix.IPC_RMID, nil)
+	return err
+}
+
+// objectsWith returns the semaphore sets and the segments (what ipcs -s and ipcs -m list) whose
+// key is one of keys. /proc/sysvipc prints a key as a signed decimal.
+func objectsWith(keys []uint32) ([]object, error) {
+	var objs []object
+	for _, kind := range []string{"sem", "shm"} {
+		f, err := os.Open("/proc/sysvipc/" + kind)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // the header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 2 {
+				continue
+			}
+			k, err1 := strconv.ParseInt(fields[0], 10, 32)
+			id, err2 := strconv.Atoi(fields[1])
+			if err1 != nil || err2 != nil {
+				f.Close()
+				return nil, fmt.Errorf("/proc/sysvipc/%s: cannot parse %q", kind, sc.Text())
+			}
+			for _, key := range keys {
+				if uint32(k) == key {
+					objs = append(objs, object{kind, id, fmt.Sprintf("%s key 0x%08x: %s", kind, key, strings.Join(fields[1:], " "))})
+				}
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+// waitForFile waits until a file exists and, given a regexp, until its content matches it:
+// `waitfor peer.out '^attached$'`. It polls for at most ten seconds, then fails with what the
+// file held, so that a broken pair fails the script instead of hanging it.
+func waitForFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfor file [regexp]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile("(?m)" + args[1])
+	}
+	const limit = 10 * time.Second
+	path := ts.MkAbs(args[0])
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, err := os.ReadFile(path)
+		if err == nil && (re == nil || re.Match(data)) {
+			return
+		}
+		if time.Since(start) > limit {
+			if err != nil {
+				ts.Fatalf("waited %v for %s: %v", limit, args[0], err)
+			}
+			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
+		}
+	}
+}
