@@ -67,7 +67,8 @@ func TestScripts(t *testing.T) {
 		Deadline:            deadline(t, 3*time.Minute),
 		Setup:               setup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfor": waitForFile,
+			"waitfor":     waitForFile,
+			"waitblocked": waitBlocked,
 		},
 	})
 }
@@ -256,6 +257,31 @@ func waitForFile(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("waited %v for %s: %v", limit, args[0], err)
 			}
 			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
+		}
+	}
+}
+
+// waitBlocked waits until the process whose pid a file holds is blocked in a kernel function
+// whose name contains the one given (a thread's /proc/PID/task/TID/wchan): `waitblocked r.pid
+// pipe_write` waits until it is blocked writing to a full pipe (pipe_write, or anon_pipe_write
+// in Linux 6.16 and later). It polls for at most ten seconds, like waitfor.
+func waitBlocked(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitblocked pidfile kernel-function")
+	}
+	const limit = 10 * time.Second
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			wchans, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, w := range wchans {
+				if fn, _ := os.ReadFile(w); strings.Contains(string(fn), args[1]) {
+					return
+				}
+			}
+		}
+		if time.Since(start) > limit {
+			ts.Fatalf("waited %v for the process in %s (%q) to block in %s", limit, args[0], data, args[1])
 		}
 	}
 }

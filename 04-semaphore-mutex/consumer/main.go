@@ -23,7 +23,8 @@
 //
 // Ctrl-C or SIGTERM ends any wait within semmutex.PollInterval (the waits are semtimedop calls
 // with a short timeout, in a loop that checks for the signal: a signal does not end a semop in
-// Go). An interrupted or failed consumer removes the set and the segment, whoever made them, so
+// Go), and so does a write to a standard output that nobody reads (see printItem). An
+// interrupted or failed consumer removes the set and the segment, whoever made them, so
 // that nothing is left: the items still in the ring are lost, as they would be with any
 // interrupted pipeline. A producer waiting on the set then wakes with EIDRM and ends with one
 // line, status 1. The consumer dies of the signal (130 or 143).
@@ -114,7 +115,7 @@ func run(ctx context.Context, key uint32) (err error) {
 			break
 		}
 		// 4. Print the item. Data first: the objects are removed only after.
-		if _, err := os.Stdout.Write(append(item, '\n')); err != nil {
+		if err := printItem(ctx, append(item, '\n')); err != nil {
 			return err
 		}
 		n++
@@ -162,6 +163,30 @@ func take(ctx context.Context, semid int, seg []byte) (item []byte, end bool, er
 		return nil, false, removed(err)
 	}
 	return item, end, nil
+}
+
+// printItem writes an item and its newline to standard output with one write(2). That write
+// blocks while whoever reads our standard output does not read (consumer | less), and a signal
+// does not end it: the kernel restarts it after Ctrl-C (SA_RESTART). So it runs in a goroutine,
+// and when ctx is done we stop waiting for it: the program cleans up and exits, and the write
+// dies with it.
+func printItem(ctx context.Context, line []byte) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := os.Stdout.Write(line)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done: // it went out after all
+		return err
+	default:
+		return errors.New("interrupted while printing an item")
+	}
 }
 
 // narrated is whether the consumer has said that it waits.
