@@ -40,7 +40,11 @@ func TestRootReadmeRunningAPair(t *testing.T) {
 	}
 
 	tmp := t.TempDir()
-	env := append(os.Environ(), "TMPDIR="+tmp)
+	// The README's commands run at the root, in the workspace: keep them there even when
+	// GOWORK=off (as CI tests each module alone).
+	work, err := filepath.Abs(filepath.Join("..", "go.work"))
+	require.NoError(t, err)
+	env := append(os.Environ(), "TMPDIR="+tmp, "GOWORK="+work)
 	cmd := exec.Command("sh", "-c", strings.TrimPrefix(build, "$ "))
 	cmd.Dir, cmd.Env = "..", env
 	out, err := cmd.CombinedOutput()
