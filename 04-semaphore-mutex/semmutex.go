@@ -20,7 +20,9 @@
 package semmutex
 
 import (
+	"flag"
 	"fmt"
+	"log"
 	"os"
 	"strconv"
 	"strings"
@@ -125,4 +127,43 @@ func CheckOwner(key uint32, id int, ds *SemidDs, euid int) error {
 		return fmt.Errorf("semaphore set key 0x%08x (semid %d) has mode %04o, which lets group or others use it; refusing to use it (remove it: ipcrm -s %d, or pass another -key or -path/-proj)", key, id, perm.Mode&0o777, id)
 	}
 	return nil
+}
+
+// KeyFromFlags is the key that both programs' key flags name: -key, or else ftok of -path and
+// -proj (their defaults give DefaultPath and DefaultProj). It is called from main after
+// ParseFlags, and exits 2 on a usage error, 1 if ftok fails.
+func KeyFromFlags(keyFlag, path string, proj int) uint32 {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["key"] && (set["path"] || set["proj"]) {
+		log.Print("-key and -path/-proj are two ways to give the key: pass one or the other")
+		os.Exit(2)
+	}
+	if set["key"] {
+		key, err := ParseKey(keyFlag)
+		if err != nil {
+			log.Print(err)
+			os.Exit(2)
+		}
+		return key
+	}
+	if err := CheckProj(proj); err != nil {
+		log.Print(err)
+		os.Exit(2)
+	}
+	key, err := Ftok(path, proj)
+	if err != nil {
+		log.Printf("%v (ftok needs a file that exists: create it, or pass another -path, or -key)", err)
+		os.Exit(1)
+	}
+	return key
+}
+
+// DefaultKeyText describes the default key, for -h.
+func DefaultKeyText() string {
+	key, err := Ftok(DefaultPath, DefaultProj)
+	if err != nil {
+		return fmt.Sprintf("ftok(%q, %d) fails: %v", DefaultPath, DefaultProj, err)
+	}
+	return fmt.Sprintf("ftok(%q, %d) = 0x%08x", DefaultPath, DefaultProj, key)
 }

@@ -61,7 +61,7 @@ Example, with the producer in another terminal:
 Default key: %s
 
 Flags:
-`, semmutex.Slots, defaultKey())
+`, semmutex.Slots, semmutex.DefaultKeyText())
 		flag.PrintDefaults()
 	}
 	semmutex.ParseFlags("consumer")
@@ -69,7 +69,7 @@ Flags:
 		log.Printf("unexpected argument %q (see consumer -h)", flag.Arg(0))
 		os.Exit(2)
 	}
-	key := keyFromFlags(*keyFlag, *path, *proj)
+	key := semmutex.KeyFromFlags(*keyFlag, *path, *proj)
 	ctx := semmutex.CatchSignals()
 	err := run(ctx, key)
 	semmutex.Exit(ctx, err)
@@ -210,41 +210,4 @@ func removeAll(key uint32, semid, shmid int) {
 	if _, err := unix.SysvShmCtl(shmid, unix.IPC_RMID, nil); err == nil {
 		log.Printf("removed segment key 0x%08x (shmid %d)", key, shmid)
 	}
-}
-
-// keyFromFlags is the key of -key, or ftok of -path and -proj; it exits 2 on a usage error.
-func keyFromFlags(keyFlag, path string, proj int) uint32 {
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["key"] && (set["path"] || set["proj"]) {
-		log.Print("-key and -path/-proj are two ways to give the key: pass one or the other")
-		os.Exit(2)
-	}
-	if set["key"] {
-		key, err := semmutex.ParseKey(keyFlag)
-		if err != nil {
-			log.Print(err)
-			os.Exit(2)
-		}
-		return key
-	}
-	if err := semmutex.CheckProj(proj); err != nil {
-		log.Print(err)
-		os.Exit(2)
-	}
-	key, err := semmutex.Ftok(path, proj)
-	if err != nil {
-		log.Printf("%v (ftok needs a file that exists: create it, or pass another -path, or -key)", err)
-		os.Exit(1)
-	}
-	return key
-}
-
-// defaultKey describes the default key for -h.
-func defaultKey() string {
-	key, err := semmutex.Ftok(semmutex.DefaultPath, semmutex.DefaultProj)
-	if err != nil {
-		return fmt.Sprintf("ftok(%q, %d) fails: %v", semmutex.DefaultPath, semmutex.DefaultProj, err)
-	}
-	return fmt.Sprintf("ftok(%q, %d) = 0x%08x", semmutex.DefaultPath, semmutex.DefaultProj, key)
 }
