@@ -202,6 +202,7 @@ func TestTourCtrlC(t *testing.T) {
 	}{
 		{"01-file-lock", "reader: waiting for a shared lock", syscall.SIGINT, true},
 		{"03-shm-posix", "reader: waiting for a writer to publish", syscall.SIGINT, true},
+		{"04-semaphore-mutex", "consumer: waiting for the producer", syscall.SIGINT, true},
 		{"06-fifo", "reader: waiting for a writer to open", syscall.SIGINT, true},
 		{"06-fifo", "reader: waiting for a writer to open", syscall.SIGTERM, false},
 	} {
