@@ -211,6 +211,9 @@ func SemctlDs(id, cmd int, ds *SemidDs) error {
 // InitWait is a bound for Open's wait for another process to initialise the set.
 const InitWait = 10 * time.Second
 
+// initWait is InitWait, which a test may shorten.
+var initWait = InitWait
+
 // Open returns the id of the semaphore set at key, with len(vals) semaphores, and whether it
 // created it (then the caller owns the set, and removes it). It is the race-free initialisation
 // of TLPI 47.5. A set made by semget has all its semaphores at 0 until someone sets them, and a
@@ -222,9 +225,9 @@ const InitWait = 10 * time.Second
 //     kernel sets sem_otime at the first semop, and not at semget or SETALL: sem_otime != 0
 //     means "initialised";
 //   - a process that finds the set (EEXIST) checks that it is ours (CheckOwner) and has
-//     len(vals) semaphores, then waits, polling IPC_STAT, until sem_otime != 0, or until ctx is
-//     done: a creator that died between semget and its semop leaves a set nobody initialises,
-//     and the wait must be bounded (with ctx; see InitWait).
+//     len(vals) semaphores, then waits, polling IPC_STAT, until sem_otime != 0, for at most
+//     InitWait, or until ctx is done: a creator that died between semget and its semop leaves a
+//     set nobody initialises, and the wait must be bounded.
 //
 // If the creator fails to initialise the set, it removes it. A set that vanishes while a process
 // waits for it (its creator removed it) is created again.
@@ -254,7 +257,9 @@ func Open(ctx context.Context, key uint32, vals []uint16) (id int, created bool,
 		if err != nil {
 			return -1, false, fmt.Errorf("semget key 0x%08x: %w", key, err)
 		}
-		err = WaitInitialised(ctx, key, id, len(vals))
+		wctx, cancel := context.WithTimeoutCause(ctx, initWait, fmt.Errorf("waited %v", initWait))
+		err = WaitInitialised(wctx, key, id, len(vals))
+		cancel()
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EIDRM) {
 			continue // removed while we waited
 		}

@@ -368,6 +368,13 @@ func TestOpenWaitsForInitialisation(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, err, "is still not initialised")
 
+	// Bounded without a deadline of the caller's too: by InitWait.
+	semmutex.SetInitWait(t, 50*time.Millisecond)
+	_, _, err = semmutex.Open(context.Background(), key, []uint16{1, 3})
+	assert.ErrorContains(t, err, "is still not initialised (its creator may have died before it set the values; remove it: ipcrm -s ")
+	assert.ErrorContains(t, err, "waited 50ms")
+	semmutex.SetInitWait(t, semmutex.InitWait)
+
 	// Waiting: Open returns once the creator has set the values and done its semop, and not
 	// before (the values it would see before are the zeros of a new set).
 	type result struct {
