@@ -87,11 +87,14 @@ func run(ctx context.Context, key uint32) (err error) {
 	}
 
 	// 2. The segment, at the same key. A new segment is all zeros: an empty ring.
-	shmid, created, err := semmutex.OpenSegment(key)
+	shmid, segCreated, err := semmutex.OpenSegment(key)
 	if err != nil {
+		if created { // a set that we made for a run that cannot happen
+			removeAll(key, semid, -1)
+		}
 		return err
 	}
-	if created {
+	if segCreated {
 		log.Printf("created segment key 0x%08x (shmid %d, %d bytes)", key, shmid, semmutex.SegSize)
 	}
 	// 5. Remove both at the end, whatever happened: after the end marker (every item printed),
@@ -200,12 +203,15 @@ func removed(err error) error {
 	return fmt.Errorf("semop: %w", err)
 }
 
-// removeAll removes the set and the segment. The set goes at once (a producer blocked on it
+// removeAll removes the set and the segment (no segment if shmid is -1). The set goes at once (a producer blocked on it
 // wakes with EIDRM); the segment when the last process detaches. Either may be gone already,
 // removed by an interrupted producer.
 func removeAll(key uint32, semid, shmid int) {
 	if _, err := semmutex.Semctl(semid, 0, unix.IPC_RMID, 0); err == nil {
 		log.Printf("removed semaphore set key 0x%08x (semid %d)", key, semid)
+	}
+	if shmid < 0 {
+		return
 	}
 	if _, err := unix.SysvShmCtl(shmid, unix.IPC_RMID, nil); err == nil {
 		log.Printf("removed segment key 0x%08x (shmid %d)", key, shmid)
