@@ -19,7 +19,7 @@ import (
 )
 
 // The programs the scripts run, built once by TestMain.
-var programs = []string{"producer", "consumer"}
+var programs = []string{"producer", "consumer", "counter"}
 
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
@@ -89,6 +89,7 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 //	$KEY    the programs' default key: ftok($TMPDIR, 'S'), and testscript sets TMPDIR to
 //	        $WORK/.tmp, a directory no other script has
 //	$KEY1   ftok($TMPDIR, 1), for -path $TMPDIR -proj 1
+//	$CKEY   the counter's default key: ftok($TMPDIR, 'C')
 //	$HKEY, $HKEY2  two keys hashed from $WORK, for -key (in hex; $HKEYDEC is $HKEY in decimal)
 //
 // A script creates objects only with these keys. Setup refuses to start if one of them is
@@ -105,9 +106,13 @@ func setup(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
+	ckey, err := semmutex.Ftok(tmp, semmutex.DefaultCounterProj)
+	if err != nil {
+		return err
+	}
 	hkey, hkey2 := hashKey(env.WorkDir), hashKey(env.WorkDir+"#2")
-	keys := []uint32{key, key1, hkey, hkey2}
-	for name, k := range map[string]uint32{"KEY": key, "KEY1": key1, "HKEY": hkey, "HKEY2": hkey2} {
+	keys := []uint32{key, key1, ckey, hkey, hkey2}
+	for name, k := range map[string]uint32{"KEY": key, "KEY1": key1, "CKEY": ckey, "HKEY": hkey, "HKEY2": hkey2} {
 		env.Setenv(name, fmt.Sprintf("0x%08x", k))
 	}
 	env.Setenv("HKEYDEC", strconv.FormatUint(uint64(hkey), 10))
