@@ -50,10 +50,23 @@ func TestReadmeShowsTheExamples(t *testing.T) {
 // that go run adds after Ctrl-C; and that "Run it" shows no command that the script does not
 // run, so that each one works as typed whatever TMPDIR is.
 func TestREADMESessions(t *testing.T) {
+	checkSessions(t, "readme_session.txtar", "Run it", 4, 7)
+}
+
+// The same for the counter's section and readme_counter.txtar, where go run also says "exit
+// status 1" after a program that exits 1.
+func TestREADMECounterSessions(t *testing.T) {
+	checkSessions(t, "readme_counter.txtar", "The counter: three locks", 7, 7)
+}
+
+// checkSessions checks that the README's section shows each command of script (its files
+// readme-*.cmd) followed by its output (readme-*.txt), and that the section has no other command:
+// commands distinct commands in the script, shown shown times in the section.
+func checkSessions(t *testing.T, script, section string, commands, shown int) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	text := strings.ReplaceAll(string(readme), "^C", "")
-	ar, err := txtar.ParseFile("testdata/script/readme_session.txtar")
+	ar, err := txtar.ParseFile("testdata/script/" + script)
 	require.NoError(t, err)
 	files := map[string]string{}
 	for _, f := range ar.Files {
@@ -68,35 +81,35 @@ func TestREADMESessions(t *testing.T) {
 		command := "$ " + typed(strings.TrimSuffix(string(f.Data), "\n"))
 		run[command] = true
 		out, ok := files[name+".txt"]
-		if !assert.True(t, ok, "readme_session.txtar has %s.cmd but no %s.txt", name, name) {
+		if !assert.True(t, ok, "%s has %s.cmd but no %s.txt", script, name, name) {
 			continue
 		}
 		want := "\n" + command + "\n" + strings.ReplaceAll(out, "$WORK/.tmp", "/tmp")
 		found := false
-		for _, end := range []string{"```\n", "signal: interrupt\n```\n", "$ "} {
+		for _, end := range []string{"```\n", "signal: interrupt\n```\n", "exit status 1\n```\n", "$ "} {
 			found = found || strings.Contains(text, want+end)
 		}
 		assert.True(t, found, "README.md does not show %s as a session, a command and its output:\n%s", name, want)
 	}
-	assert.Len(t, run, 4, "distinct commands in readme_session.txtar")
+	assert.Len(t, run, commands, "distinct commands in %s", script)
 
-	// Every command in "Run it" is one that the script runs.
-	_, section, ok := strings.Cut(text, "\n## Run it\n")
-	require.True(t, ok, `README.md has no "## Run it"`)
-	section, _, _ = strings.Cut(section, "\n## ")
+	// Every command in the section is one that the script runs.
+	_, body, ok := strings.Cut(text, "\n## "+section+"\n")
+	require.True(t, ok, "README.md has no %q", "## "+section)
+	body, _, _ = strings.Cut(body, "\n## ")
 	n := 0
-	for _, line := range strings.Split(section, "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, "$ ") {
 			n++
-			assert.True(t, run[line], "README.md's %q is not a command that readme_session.txtar runs", line)
+			assert.True(t, run[line], "README.md's %q is not a command that %s runs", line, script)
 		}
 	}
-	assert.Equal(t, 7, n, `commands in README.md's "Run it"`)
+	assert.Equal(t, shown, n, "commands in README.md's %q", section)
 }
 
 // typed is a command of the script as the README shows it: the programs with go run.
 func typed(command string) string {
-	if strings.HasPrefix(command, "producer") || strings.HasPrefix(command, "consumer") {
+	if strings.HasPrefix(command, "producer") || strings.HasPrefix(command, "consumer") || strings.HasPrefix(command, "counter") {
 		return "go run ./" + command
 	}
 	return command

@@ -283,7 +283,7 @@ func start(j job) ([]*workerProc, chan exit, error) {
 	exits := make(chan exit, j.procs)
 	var workers []*workerProc
 	for i := range j.procs {
-		cmd := exec.Command(self, "worker", strconv.Itoa(i), strconv.Itoa(j.procs), strconv.Itoa(j.n), j.lock, j.hold.String(), strconv.Itoa(j.semid), strconv.Itoa(j.shmid))
+		cmd := exec.Command(self, "worker", strconv.Itoa(i+1), strconv.Itoa(j.procs), strconv.Itoa(j.n), j.lock, j.hold.String(), strconv.Itoa(j.semid), strconv.Itoa(j.shmid))
 		cmd.Stderr = os.Stderr
 		// If the counter dies without ending them (SIGKILL), the kernel kills them too.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -11,8 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// worker is one worker process: `counter worker I K N LOCK HOLD SEMID SHMID`, started by the
-// counter, never by hand. It attaches the segment, says it is ready and waits for the go, then
+// worker is one worker process: `counter worker I K N LOCK HOLD SEMID SHMID` (worker I of K, 1
+// to K; ps shows it so), started by the counter, never by hand. It attaches the segment, says it is ready and waits for the go, then
 // adds one to the counter N times, each time inside the mutex. It leaves signals as they are: a
 // Ctrl-C in the terminal, or the counter's SIGKILL, ends it at once, and it has nothing to clean
 // up (the counter removes the objects; the kernel detaches the segment and undoes SEM_UNDO).
@@ -76,7 +76,8 @@ func parseWorker(args []string) (i, k, n int, lock string, hold time.Duration, s
 		return
 	}
 	var err [6]error
-	i, err[0] = strconv.Atoi(args[0])
+	i, err[0] = strconv.Atoi(args[0]) // from 1, as the counter names them
+	i--
 	k, err[1] = strconv.Atoi(args[1])
 	n, err[2] = strconv.Atoi(args[2])
 	lock = args[3]
