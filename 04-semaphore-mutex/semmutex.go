@@ -5,12 +5,9 @@
 // exit.go is how the programs parse their flags and end on a signal, the same in every example
 // of the cookbook.
 //
-// This module is IN PROGRESS (issue 9). What is here: the key and its flags' helpers (Ftok,
-// CheckProj, ParseKey, SemKey), the semaphore system calls and their layouts for linux/amd64
-// and linux/arm64, CheckOwner, Open, the race-free creation and initialisation of a set (TLPI
-// 47.5), with their unit tests against the real kernel; the ring that producer and consumer
-// share (ring.go), the two programs, and their scripts. Still to come: the counter, the C
-// consumer, the README.
+// counter.go is what the counter and its workers agree on: the counter's segment (struct
+// counter), its set, and the futex mutex (FutexLock, FutexUnlock, FutexOwner).
+//
 // SemidDs is defined for linux/amd64 and linux/arm64 only (the layout differs between them, see
 // semid_amd64.go); on 32-bit systems the semaphore calls go through other system calls.
 //
