@@ -47,7 +47,7 @@ var examples = []example{
 	{"01-file-lock", "a shared file guarded by flock and OFD locks", []string{"writer", "reader", "counter"}, playFileLock},
 	{"02-shm-sysv", "System V shared memory that outlives its writer", []string{"writer", "reader"}, playShmSysV},
 	{"03-shm-posix", "POSIX shared memory: one message, published with an atomic store and a futex wake", []string{"writer", "reader"}, playShmPOSIX},
-	{"04-semaphore-mutex", "System V semaphores: a mutex and two counting semaphores guard a ring in a shared segment", []string{"producer", "consumer"}, playSemMutex},
+	{"04-semaphore-mutex", "System V semaphores: a mutex and two counting semaphores guard a ring; a counter with a semaphore, a futex or no lock", []string{"producer", "consumer", "counter"}, playSemMutex},
 	{"05-pipes", "unnamed pipes: a shell pipeline, EOF, SIGPIPE, and a parent doing it without a shell", []string{"writer", "reader", "parent"}, playPipes},
 	{"06-fifo", "named pipes: either start order, shell tools, a reader following many writers", []string{"writer", "reader"}, playFIFO},
 }

@@ -11,7 +11,8 @@ import (
 
 // playSemMutex tours 04-semaphore-mutex: a producer and a consumer pass numbers through a ring
 // of 8 slots in a System V segment, guarded by a set of three System V semaphores (a mutex,
-// and counting semaphores for the empty and the full slots), in both start orders.
+// and counting semaphores for the empty and the full slots), in both start orders; then the
+// counter, with each of its three locks.
 func playSemMutex(t *tour) error {
 	// The key is ftok of this example's own folder (the programs' working directory), so
 	// that the tour never meets a set or a segment of yours.
@@ -52,7 +53,7 @@ func playSemMutex(t *tour) error {
 	if err := expect("consumer", out, numbers(20)); err != nil {
 		return err
 	}
-	if err := t.leftNothing(made); err != nil {
+	if err := t.leftNothing(made, "the consumer"); err != nil {
 		return err
 	}
 
@@ -87,7 +88,60 @@ func playSemMutex(t *tour) error {
 	if _, err := p.wait(); err != nil {
 		return err
 	}
-	return t.leftNothing(made)
+	if err := t.leftNothing(made, "the consumer"); err != nil {
+		return err
+	}
+	return playCounter(t, key)
+}
+
+// playCounter tours the counter of 04-semaphore-mutex: four worker processes add one to a
+// counter in a segment, with each of its three locks.
+func playCounter(t *tour, key []string) error {
+	const procs = 4
+	for _, lock := range []string{"sem", "futex", "none"} {
+		n := 20000 // a semop per lock and unlock: a second or more with four workers
+		switch lock {
+		case "sem":
+			t.say("A counter starts %d worker processes (itself, run again: Go has no fork) that each add one to a counter in a segment %d times, inside a mutex. -lock sem: a System V semaphore of value 1, taken and released with semop and SEM_UNDO.", procs, n)
+		case "futex":
+			t.say("-lock futex: a mutex word in the segment, taken with an atomic compare-and-swap, and futex(2) only when a worker must sleep, as glibc builds pthread mutexes.")
+		case "none":
+			// With as few, the workers, fast without a lock, often run one after another and
+			// lose nothing (with 50000 each, one run in two on a 2-core machine).
+			n = 200000
+			t.say("-lock none: each worker reads the counter, adds one and writes it back, with nobody taking turns; %d times each, so that the workers, much faster without a lock, run long enough to overlap.", n)
+		}
+		want := procs * n
+		c, err := t.runProc("counter", append(key, "-procs", fmt.Sprint(procs), "-n", fmt.Sprint(n), "-lock", lock)...)
+		if err != nil {
+			return err
+		}
+		if m := c.said(`^counter: created semaphore set key (0x[0-9a-f]{8}) `); m != nil {
+			if err := t.leftNothing(m[1], ""); err != nil {
+				return err
+			}
+		}
+		out := c.stdout.String()
+		var got int
+		if _, err := fmt.Sscanf(out, "%d\n", &got); err != nil || out != fmt.Sprintf("%d\n", got) {
+			return fmt.Errorf("counter printed %q, want one number", out)
+		}
+		switch {
+		case lock != "none" && got != want:
+			return fmt.Errorf("counter -lock %s printed %d, want %d: the mutex let updates be lost", lock, got, want)
+		case lock == "sem":
+			t.print(fmt.Sprintf("   (%d = %d × %d: no addition lost; but every lock and unlock is a semop system call, even when nobody waits)", got, procs, n))
+		case lock == "futex":
+			t.print(fmt.Sprintf("   (%d again, exact, and much faster: a turn that finds the mutex free makes no system call)", got))
+		case got > want:
+			return fmt.Errorf("counter -lock none printed %d, more than the %d additions", got, want)
+		case got == want:
+			t.print(fmt.Sprintf("   (%d: this time the workers did not overlap; run it again to see updates lost)", got))
+		default:
+			t.print(fmt.Sprintf("   (%d, not %d: without a mutex, additions are lost, and how many changes from run to run)", got, want))
+		}
+	}
+	return nil
 }
 
 // numbers is what a consumer prints for producer -n n: 1 to n, one a line.
@@ -153,8 +207,9 @@ func (p *proc) waitRingFull(semid string) ([]string, error) {
 	}
 }
 
-// leftNothing checks that no semaphore set and no segment is left at key, and says so.
-func (t *tour) leftNothing(key string) error {
+// leftNothing checks that no semaphore set and no segment is left at key, and, if who is
+// given, says that who removed them.
+func (t *tour) leftNothing(key, who string) error {
 	for _, kind := range []string{"-s", "-m"} {
 		out, err := exec.Command("ipcs", kind).Output()
 		if err != nil {
@@ -166,6 +221,8 @@ func (t *tour) leftNothing(key string) error {
 			}
 		}
 	}
-	t.print(fmt.Sprintf("   (ipcs -s and ipcs -m list nothing at key %s: the consumer removed both)", key))
+	if who != "" {
+		t.print(fmt.Sprintf("   (ipcs -s and ipcs -m list nothing at key %s: %s removed both)", key, who))
+	}
 	return nil
 }
