@@ -151,6 +151,10 @@ func run(ctx context.Context, w io.Writer, chosen []example) error {
 
 	start := time.Now()
 	results := make([]string, 0, len(chosen))
+	width := 0 // of the summary's first column: the longest folder
+	for _, ex := range chosen {
+		width = max(width, len(ex.dir))
+	}
 	failed := 0
 	for _, ex := range chosen {
 		out.line(fmt.Sprintf("\n== %s: %s", ex.dir, ex.title))
@@ -165,9 +169,9 @@ func run(ctx context.Context, w io.Writer, chosen []example) error {
 		if err != nil {
 			failed++
 			out.line(fmt.Sprintf("   FAILED: %v", err))
-			results = append(results, fmt.Sprintf("%-16s failed: %v", ex.dir, err))
+			results = append(results, fmt.Sprintf("%-*s failed: %v", width, ex.dir, err))
 		} else {
-			results = append(results, fmt.Sprintf("%-16s ok", ex.dir))
+			results = append(results, fmt.Sprintf("%-*s ok", width, ex.dir))
 		}
 	}
 	if err := os.RemoveAll(tmp); err != nil {
