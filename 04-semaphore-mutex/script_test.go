@@ -97,6 +97,15 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 // end of the script, a semaphore set (ipcs -s) or a segment (ipcs -m) that still has one of
 // these keys fails the script, and is removed so that the machine stays clean.
 func setup(env *testscript.Env) error {
+	if os.Geteuid() == 0 {
+		// The ownership cases run a C program as nobody, whose working directory is $WORK:
+		// let nobody reach it (but not list it). testscript makes it and its parent 0700.
+		for _, dir := range []string{env.WorkDir, filepath.Dir(env.WorkDir)} {
+			if err := os.Chmod(dir, 0o711); err != nil {
+				return err
+			}
+		}
+	}
 	tmp := filepath.Join(env.WorkDir, ".tmp")
 	key, err := semmutex.Ftok(tmp, semmutex.DefaultProj)
 	if err != nil {
