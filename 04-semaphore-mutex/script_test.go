@@ -66,6 +66,12 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Deadline:            deadline(t, 3*time.Minute),
 		Setup:               setup,
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" { // [root]: may act as another user (setpriv)
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfor":     waitForFile,
 			"waitblocked": waitBlocked,
