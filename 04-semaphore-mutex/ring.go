@@ -108,14 +108,18 @@ func OpenSegment(key uint32) (id int, created bool, err error) {
 			return -1, false, fmt.Errorf("shmget key 0x%08x: %w", key, err)
 		}
 		var ds unix.SysvShmDesc
-		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); err != nil {
+		if _, err := unix.SysvShmCtl(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
+			return -1, false, fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): %w: the segment is another user's, and not ours to use (see ipcs -m; pass another -key or -path/-proj)", key, id, err)
+		} else if err != nil {
 			return -1, false, fmt.Errorf("shmctl IPC_STAT key 0x%08x (shmid %d): %w", key, id, err)
 		}
 		perm := &ds.Perm
 		euid := os.Geteuid()
 		switch {
-		case int(perm.Uid) != euid || int(perm.Cuid) != euid:
-			return -1, false, fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d and was created by uid %d, not by you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, perm.Uid, perm.Cuid, euid)
+		case int(perm.Uid) != euid:
+			return -1, false, fmt.Errorf("segment key 0x%08x (shmid %d) belongs to uid %d, not to you (uid %d); refusing to use it (pass another -key or -path/-proj)", key, id, perm.Uid, euid)
+		case int(perm.Cuid) != euid:
+			return -1, false, fmt.Errorf("segment key 0x%08x (shmid %d) was created by uid %d, not by you (uid %d), and its creator may change its owner and mode at any time; refusing to use it (pass another -key or -path/-proj)", key, id, perm.Cuid, euid)
 		case perm.Mode&0o077 != 0:
 			return -1, false, fmt.Errorf("segment key 0x%08x (shmid %d) has mode %04o, which lets group or others use it; refusing to use it (remove it: ipcrm -m %d, or pass another -key or -path/-proj)", key, id, perm.Mode&0o777, id)
 		case ds.Segsz < SegSize:

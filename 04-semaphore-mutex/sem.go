@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"time"
 	"unsafe"
@@ -291,11 +292,13 @@ func initialise(id int, vals []uint16) error {
 const initPoll = 10 * time.Millisecond
 
 // WaitInitialised waits until the set id, found at key, has been initialised (sem_otime != 0),
-// or until ctx is done. It first refuses a set that is not ours (CheckOwner) or that does not
+// or until ctx is done; it says on the log that it waits, if it must. It first refuses a set that is not ours (CheckOwner) or that does not
 // have nsems semaphores. A set removed meanwhile is an error that wraps EINVAL or EIDRM.
 func WaitInitialised(ctx context.Context, key uint32, id, nsems int) error {
 	var ds SemidDs
-	if err := SemctlDs(id, unix.IPC_STAT, &ds); err != nil {
+	if err := SemctlDs(id, unix.IPC_STAT, &ds); errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("semctl IPC_STAT key 0x%08x (semid %d): %w: the set is another user's, and not ours to use (see ipcs -s; pass another -key or -path/-proj)", key, id, err)
+	} else if err != nil {
 		return fmt.Errorf("semctl IPC_STAT key 0x%08x (semid %d): %w", key, id, err)
 	}
 	if err := CheckOwner(key, id, &ds, os.Geteuid()); err != nil {
@@ -304,11 +307,17 @@ func WaitInitialised(ctx context.Context, key uint32, id, nsems int) error {
 	if ds.Nsems != uint64(nsems) {
 		return fmt.Errorf("semaphore set key 0x%08x (semid %d) has %d semaphores, not %d: it is not one of ours (remove it: ipcrm -s %d, or pass another -key or -path/-proj)", key, id, ds.Nsems, nsems, id)
 	}
+	if ds.Otime == 0 {
+		log.Printf("waiting for semaphore set key 0x%08x (semid %d) to be initialised by its creator...", key, id)
+	}
 	t := time.NewTicker(initPoll)
 	defer t.Stop()
 	for ds.Otime == 0 {
 		select {
 		case <-ctx.Done():
+			if ctx.Err() != context.DeadlineExceeded { // Ctrl-C or SIGTERM: the creator may only be slow
+				return fmt.Errorf("interrupted while waiting for semaphore set key 0x%08x (semid %d) to be initialised: %w", key, id, context.Cause(ctx))
+			}
 			return fmt.Errorf("semaphore set key 0x%08x (semid %d) is still not initialised (its creator may have died before it set the values; remove it: ipcrm -s %d): %w", key, id, id, context.Cause(ctx))
 		case <-t.C:
 		}

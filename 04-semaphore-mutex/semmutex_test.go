@@ -2,6 +2,8 @@ package semmutex_test
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -355,6 +357,8 @@ func TestOpenCreates(t *testing.T) {
 // TLPI 47.5: a process that finds a set made but not yet initialised waits until sem_otime is
 // set, and no longer than its context allows.
 func TestOpenWaitsForInitialisation(t *testing.T) {
+	log.SetOutput(io.Discard) // Open says that it waits: not in the test's output
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
 	key := newKey(t)
 	// A creator caught between semget and its initialisation.
 	id, err := semmutex.Semget(semmutex.SemKey(key), 2, unix.IPC_CREAT|unix.IPC_EXCL|semmutex.Mode)

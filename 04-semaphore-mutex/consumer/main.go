@@ -18,8 +18,9 @@
 //
 // Objects: whichever program starts first creates the segment and the semaphore set (mode 0600,
 // at the same key, ftok of -path and -proj by default); the other finds them, and refuses them
-// unless they are ours alone. At the end marker the consumer, after printing every item, removes
-// both, and exits 0.
+// unless they are ours alone (a program that made the set and then refuses the segment at the
+// key removes the set it made). At the end marker the consumer, after printing every item,
+// removes both, and exits 0.
 //
 // Ctrl-C or SIGTERM ends any wait within semmutex.PollInterval (the waits are semtimedop calls
 // with a short timeout, in a loop that checks for the signal: a signal does not end a semop in
@@ -203,9 +204,9 @@ func removed(err error) error {
 	return fmt.Errorf("semop: %w", err)
 }
 
-// removeAll removes the set and the segment (no segment if shmid is -1). The set goes at once (a producer blocked on it
-// wakes with EIDRM); the segment when the last process detaches. Either may be gone already,
-// removed by an interrupted producer.
+// removeAll removes the set and the segment (no segment if shmid is -1). The set goes at once
+// (a producer blocked on it wakes with EIDRM); the segment when the last process detaches.
+// Either may be gone already, removed by an interrupted producer.
 func removeAll(key uint32, semid, shmid int) {
 	if _, err := semmutex.Semctl(semid, 0, unix.IPC_RMID, 0); err == nil {
 		log.Printf("removed semaphore set key 0x%08x (semid %d)", key, semid)

@@ -129,7 +129,7 @@ func run(ctx context.Context, key uint32, j job) (err error) {
 	// end, whatever happens: no one else creates or removes them.
 	j.semid, err = semmutex.Semget(semmutex.SemKey(key), len(semmutex.CounterValues), unix.IPC_CREAT|unix.IPC_EXCL|semmutex.Mode)
 	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("a semaphore set is already at key 0x%08x: another counter is running with this key, or a killed one left it (see ipcs -s; remove it with ipcrm -S 0x%08x), or pass another -key or -path/-proj", key, key)
+		return fmt.Errorf("a semaphore set is already at key 0x%08x, and the counter uses only objects it creates: another counter's, a producer's or a consumer's, or one left by a killed run (see ipcs -s; remove it with ipcrm -S 0x%08x if it is a leftover), or pass another -key or -path/-proj", key, key)
 	}
 	if err != nil {
 		return fmt.Errorf("semget key 0x%08x: %w", key, err)
@@ -143,7 +143,7 @@ func run(ctx context.Context, key uint32, j job) (err error) {
 	size := semmutex.CounterSize(j.procs)
 	j.shmid, err = unix.SysvShmGet(semmutex.SemKey(key), size, unix.IPC_CREAT|unix.IPC_EXCL|semmutex.Mode)
 	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("a segment is already at key 0x%08x: another counter is running with this key, or a killed one left it (see ipcs -m; remove it with ipcrm -M 0x%08x), or pass another -key or -path/-proj", key, key)
+		return fmt.Errorf("a segment is already at key 0x%08x, and the counter uses only objects it creates: another counter's, a producer's or a consumer's, or one left by a killed run (see ipcs -m; remove it with ipcrm -M 0x%08x if it is a leftover), or pass another -key or -path/-proj", key, key)
 	}
 	if err != nil {
 		return fmt.Errorf("shmget key 0x%08x: %w", key, err)

@@ -21,8 +21,9 @@
 //
 // Objects: whichever program starts first creates the segment and the semaphore set (mode 0600,
 // at the same key, ftok of -path and -proj by default); the other finds them, and refuses them
-// unless they are ours alone. On a normal run the consumer removes both, after it has printed the
-// end marker's arrival. The producer removes nothing on a normal run: it may finish long before
+// unless they are ours alone (a program that made the set and then refuses the segment at the
+// key removes the set it made). On a normal run the consumer removes both, after it has printed
+// the end marker's arrival. The producer removes nothing on a normal run: it may finish long before
 // the consumer starts, and the items wait in the ring.
 //
 // Ctrl-C or SIGTERM ends any wait within semmutex.PollInterval (the waits are semtimedop calls
