@@ -181,7 +181,11 @@ func run(ctx context.Context, key uint32, j job) (err error) {
 	for i, w := range workers {
 		pids[i] = strconv.Itoa(w.cmd.Process.Pid)
 	}
-	log.Printf("started %d workers (pids %s); each adds one %d times with -lock %s", j.procs, strings.Join(pids, " "), j.n, j.lock)
+	workersWord := "workers (pids"
+	if j.procs == 1 {
+		workersWord = "worker (pid"
+	}
+	log.Printf("started %d %s %s); each adds one %d times with -lock %s", j.procs, workersWord, strings.Join(pids, " "), j.n, j.lock)
 
 	// 3. Wait until all are attached and ready, then let them go at once, so that they run at
 	// the same time: a worker started late could otherwise finish before the next one starts,
