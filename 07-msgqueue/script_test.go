@@ -1,0 +1,318 @@
+package msgqueue_test
+
+import (
+	"bufio"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	msgqueue "example.com/ipc/07-msgqueue"
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+)
+
+// The programs the scripts run, built once by TestMain.
+var programs = []string{"sender", "receiver", "psender", "preceiver"}
+
+// TestMain builds the programs with go build into a temporary directory and puts it first on
+// PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	bin, err := os.MkdirTemp("", "msgqueue-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	// Let an unprivileged user run them too (the permission cases run them as nobody).
+	if err := os.Chmod(bin, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	args := []string{"build", "-o", bin}
+	for _, p := range programs {
+		args = append(args, "./"+p)
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return m.Run()
+}
+
+func TestScripts(t *testing.T) {
+	// go test caches a passing result until the test binary, or a file that a test opened or
+	// stat'ed, changes. The programs' sources are read by go build, not by the test, so stat
+	// them (here: TestMain is not watched), or an edited program would get a stale "(cached)".
+	for _, p := range programs {
+		files, _ := os.ReadDir(p)
+		for _, f := range files {
+			os.Stat(filepath.Join(p, f.Name()))
+		}
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Deadline:            deadline(t, 3*time.Minute),
+		Setup:               setup,
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" { // [root]: may act as another user (setpriv)
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfor":     waitForFile,
+			"waitblocked": waitBlocked,
+		},
+	})
+}
+
+// deadline bounds every command of the scripts, so that a pair that hangs fails its script
+// (and its leak check runs) instead of hanging the test until go test's own -timeout panics.
+func deadline(t *testing.T, d time.Duration) time.Time {
+	end := time.Now().Add(d)
+	if td, ok := t.Deadline(); ok && td.Add(-10*time.Second).Before(end) {
+		return td.Add(-10 * time.Second)
+	}
+	return end
+}
+
+// setup runs before each script and gives it queues of its own, so that scripts running in
+// parallel (and in other test processes) never share one:
+//
+//	$KEY    the System V programs' default key: ftok($TMPDIR, 'Q'), and testscript sets TMPDIR
+//	        to $WORK/.tmp, a directory no other script has
+//	$KEY1   ftok($TMPDIR, 1), for -path $TMPDIR -proj 1
+//	$HKEY, $HKEY2  two keys hashed from $WORK, for -key (in hex; $HKEYDEC is $HKEY in decimal)
+//	$MQNAME the POSIX programs' default name for this $TMPDIR (DefaultNameFor)
+//	$PNAME, $PNAME2  two POSIX queue names hashed from $WORK, for -name
+//
+// A script creates queues only with these keys and names. Setup refuses to start if one of them
+// is already taken, and registers the leak check: at the end of the script, a System V queue
+// (ipcs -q) with one of these keys, or a POSIX queue with one of these names, fails the script,
+// and is removed so that the machine stays clean. POSIX queues are looked for with mq_unlink
+// itself, which needs no /dev/mqueue mount: it succeeds only if the queue was there.
+func setup(env *testscript.Env) error {
+	tmp := filepath.Join(env.WorkDir, ".tmp")
+	key, err := msgqueue.Ftok(tmp, msgqueue.DefaultProj)
+	if err != nil {
+		return err
+	}
+	key1, err := msgqueue.Ftok(tmp, 1)
+	if err != nil {
+		return err
+	}
+	hkey, hkey2 := hashKey(env.WorkDir), hashKey(env.WorkDir+"#2")
+	keys := []uint32{key, key1, hkey, hkey2}
+	for name, k := range map[string]uint32{"KEY": key, "KEY1": key1, "HKEY": hkey, "HKEY2": hkey2} {
+		env.Setenv(name, fmt.Sprintf("0x%08x", k))
+	}
+	env.Setenv("HKEYDEC", strconv.FormatUint(uint64(hkey), 10))
+	names := []string{msgqueue.DefaultNameFor(tmp), fmt.Sprintf("/ipc-mq-test-%08x", hkey), fmt.Sprintf("/ipc-mq-test-%08x", hkey2)}
+	env.Setenv("MQNAME", names[0])
+	env.Setenv("PNAME", names[1])
+	env.Setenv("PNAME2", names[2])
+
+	if taken, err := queuesWith(keys); err != nil {
+		return err
+	} else if len(taken) > 0 {
+		return fmt.Errorf("a key of this script is already taken by a queue that another process made (a key collision; run the test again):\n%s", taken[0].row)
+	}
+	for _, n := range names {
+		if mqExists(n) {
+			return fmt.Errorf("POSIX queue %s, a name of this script, already exists (left by an earlier run? remove it: rm /dev/mqueue%s)", n, n)
+		}
+	}
+	env.Defer(func() {
+		left, err := queuesWith(keys)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		var rows []string
+		for _, o := range left {
+			rows = append(rows, o.row)
+			if _, _, err := unix.Syscall(unix.SYS_MSGCTL, uintptr(o.id), unix.IPC_RMID, 0); err != 0 {
+				rows = append(rows, fmt.Sprintf("  (msgctl IPC_RMID id %d: %v)", o.id, err))
+			}
+		}
+		for _, n := range names {
+			if mqUnlink(n) == nil {
+				rows = append(rows, "POSIX queue "+n)
+			}
+		}
+		if len(rows) > 0 {
+			env.T().Fatal("a queue of this script is still there at its end (now removed):\n" + strings.Join(rows, "\n"))
+		}
+	})
+	// Registered last, so run first: a script that fails while a program it started is blocked
+	// would otherwise wait for it until the deadline, and leave it running after. Every program a
+	// script starts runs in $WORK.
+	env.Defer(func() {
+		if killed := killProcessesIn(env.WorkDir); len(killed) > 0 {
+			env.T().Fatal("a process of this script was still running at its end (now killed):\n" + strings.Join(killed, "\n"))
+		}
+	})
+	return nil
+}
+
+// mqUnlink is mq_unlink(3): the system call takes the name without its leading slash.
+func mqUnlink(name string) error {
+	p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/"))
+	if err != nil {
+		return err
+	}
+	if _, _, e := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// mqExists says whether the POSIX queue name exists: mq_open without O_CREAT, read-only, which
+// fails with ENOENT if it does not (and with EACCES if it is another user's: it exists).
+func mqExists(name string) bool {
+	p, err := unix.BytePtrFromString(strings.TrimPrefix(name, "/"))
+	if err != nil {
+		return false
+	}
+	fd, _, e := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY, 0, 0, 0, 0)
+	if e == 0 {
+		unix.Close(int(fd))
+		return true
+	}
+	return e != unix.ENOENT
+}
+
+// killProcessesIn kills (SIGKILL) every process whose working directory is dir, and returns
+// their command lines.
+func killProcessesIn(dir string) []string {
+	var killed []string
+	for pass := 0; pass < 3; pass++ { // a shell may start another command as it dies
+		cwds, _ := filepath.Glob("/proc/[0-9]*/cwd")
+		n := len(killed)
+		for _, cwd := range cwds {
+			if d, err := os.Readlink(cwd); err != nil || d != dir {
+				continue
+			}
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(cwd)))
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(cwd), "cmdline"))
+			if unix.Kill(pid, unix.SIGKILL) == nil {
+				killed = append(killed, fmt.Sprintf("pid %d: %s", pid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))))
+			}
+		}
+		if len(killed) == n {
+			break
+		}
+	}
+	return killed
+}
+
+// hashKey makes a key from s: FNV-1a, never 0 (IPC_PRIVATE).
+func hashKey(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	if k := h.Sum32(); k != 0 {
+		return k
+	}
+	return 1
+}
+
+// A queue listed in /proc/sysvipc/msg: its id, and its row with the key in hex.
+type queue struct {
+	id  int
+	row string
+}
+
+// queuesWith returns the System V queues (what ipcs -q lists) whose key is one of keys.
+// /proc/sysvipc/msg prints a key as a signed decimal.
+func queuesWith(keys []uint32) ([]queue, error) {
+	f, err := os.Open("/proc/sysvipc/msg")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var qs []queue
+	sc := bufio.NewScanner(f)
+	sc.Scan() // the header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		k, err1 := strconv.ParseInt(fields[0], 10, 32)
+		id, err2 := strconv.Atoi(fields[1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("/proc/sysvipc/msg: cannot parse %q", sc.Text())
+		}
+		for _, key := range keys {
+			if uint32(k) == key {
+				qs = append(qs, queue{id, fmt.Sprintf("queue key 0x%08x: %s", key, strings.Join(fields[1:], " "))})
+			}
+		}
+	}
+	return qs, sc.Err()
+}
+
+// waitForFile waits until a file exists and, given a regexp, until its content matches it:
+// `waitfor peer.out '^attached$'`. It polls for at most ten seconds, then fails with what the
+// file held, so that a broken pair fails the script instead of hanging it.
+func waitForFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfor file [regexp]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile("(?m)" + args[1])
+	}
+	const limit = 10 * time.Second
+	path := ts.MkAbs(args[0])
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, err := os.ReadFile(path)
+		if err == nil && (re == nil || re.Match(data)) {
+			return
+		}
+		if time.Since(start) > limit {
+			if err != nil {
+				ts.Fatalf("waited %v for %s: %v", limit, args[0], err)
+			}
+			ts.Fatalf("waited %v for %s to match %q; it holds:\n%s", limit, args[0], args[1], data)
+		}
+	}
+}
+
+// waitBlocked waits until the process whose pid a file holds is blocked in a kernel function
+// whose name contains the one given (a thread's /proc/PID/task/TID/wchan): `waitblocked r.pid
+// pipe_write` waits until it is blocked writing to a full pipe (pipe_write, or anon_pipe_write
+// in Linux 6.16 and later). It polls for at most ten seconds, like waitfor.
+func waitBlocked(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitblocked pidfile kernel-function")
+	}
+	const limit = 10 * time.Second
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		data, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+			wchans, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/wchan", pid))
+			for _, w := range wchans {
+				if fn, _ := os.ReadFile(w); strings.Contains(string(fn), args[1]) {
+					return
+				}
+			}
+		}
+		if time.Since(start) > limit {
+			ts.Fatalf("waited %v for the process in %s (%q) to block in %s", limit, args[0], data, args[1])
+		}
+	}
+}
