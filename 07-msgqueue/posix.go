@@ -76,9 +76,9 @@ func MqName(name string) (shown, kernel string, err error) {
 	case base == "":
 		return "", "", errors.New("empty name (want a name like /my-queue)")
 	case strings.Contains(base, "/"):
-		return "", "", fmt.Errorf("%s: a name may hold a '/' only at its start (want a name like /my-queue)", name)
+		return "", "", errors.New("a name may hold a '/' only at its start (want a name like /my-queue)")
 	case base == "." || base == "..":
-		return "", "", fmt.Errorf("%s: not the name of a queue but of a directory (want a name like /my-queue)", name)
+		return "", "", errors.New("not the name of a queue but of a directory (want a name like /my-queue)")
 	case len(base) > NameMax:
 		return "", "", fmt.Errorf("%d bytes long; a name holds at most %d bytes (NAME_MAX) after its leading slash", len(base), NameMax)
 	}
