@@ -115,7 +115,7 @@ func run(ctx context.Context, name string, wait, rm bool) (err error) {
 	for {
 		n, prio, err := msgqueue.MqTimedreceive(mqd, buf[:attr.Msgsize], msgqueue.MqPast)
 		if !wait && errors.Is(err, unix.EAGAIN) {
-			log.Printf("received %d messages; queue %s is empty", received, name)
+			log.Printf("received %s; queue %s is empty", plural(received), name)
 			return nil
 		}
 		if wait && errors.Is(err, unix.ETIMEDOUT) {
@@ -168,4 +168,12 @@ func putBack(mqd int, name string, msg []byte, prio uint) {
 		return
 	}
 	log.Printf("put the message back in queue %s (priority %d)", name, prio)
+}
+
+// plural says how many messages n is: "1 message", "2 messages".
+func plural(n int) string {
+	if n == 1 {
+		return "1 message"
+	}
+	return fmt.Sprintf("%d messages", n)
 }

@@ -182,7 +182,7 @@ func run(ctx context.Context, name string, msgs []message, nowait bool) error {
 			return fmt.Errorf("mq_timedsend %s: %w; sent %d of %d", name, err, i, len(msgs))
 		}
 	}
-	log.Printf("sent %d messages to queue %s", len(msgs), name)
+	log.Printf("sent %s to queue %s", plural(len(msgs)), name)
 	return nil
 }
 
@@ -237,4 +237,12 @@ func defaultsText() string {
 		return strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("at most %s messages (msg_default) of at most %s bytes each (msgsize_default)", read("msg_default"), read("msgsize_default"))
+}
+
+// plural says how many messages n is: "1 message", "2 messages".
+func plural(n int) string {
+	if n == 1 {
+		return "1 message"
+	}
+	return fmt.Sprintf("%d messages", n)
 }
