@@ -106,6 +106,15 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 // and is removed so that the machine stays clean. POSIX queues are looked for with mq_unlink
 // itself, which needs no /dev/mqueue mount: it succeeds only if the queue was there.
 func setup(env *testscript.Env) error {
+	if os.Geteuid() == 0 {
+		// The ownership cases run a C program as nobody, whose working directory is $WORK:
+		// let nobody reach it (but not list it). testscript makes it and its parent 0700.
+		for _, dir := range []string{env.WorkDir, filepath.Dir(env.WorkDir)} {
+			if err := os.Chmod(dir, 0o711); err != nil {
+				return err
+			}
+		}
+	}
 	tmp := filepath.Join(env.WorkDir, ".tmp")
 	key, err := msgqueue.Ftok(tmp, msgqueue.DefaultProj)
 	if err != nil {
