@@ -50,6 +50,7 @@ var examples = []example{
 	{"04-semaphore-mutex", "System V semaphores: a mutex and two counting semaphores guard a ring; a counter with a semaphore, a futex or no lock", []string{"producer", "consumer", "counter"}, playSemMutex},
 	{"05-pipes", "unnamed pipes: a shell pipeline, EOF, SIGPIPE, and a parent doing it without a shell", []string{"writer", "reader", "parent"}, playPipes},
 	{"06-fifo", "named pipes: either start order, shell tools, a reader following many writers", []string{"writer", "reader"}, playFIFO},
+	{"07-msgqueue", "message queues: System V types taken out of order, POSIX priorities", []string{"sender", "receiver", "psender", "preceiver"}, playMsgQueue},
 }
 
 func main() {

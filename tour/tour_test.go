@@ -205,6 +205,7 @@ func TestTourCtrlC(t *testing.T) {
 		{"04-semaphore-mutex", "consumer: waiting for the producer", syscall.SIGINT, true},
 		{"06-fifo", "reader: waiting for a writer to open", syscall.SIGINT, true},
 		{"06-fifo", "reader: waiting for a writer to open", syscall.SIGTERM, false},
+		{"07-msgqueue", "receiver: waiting for a message in queue", syscall.SIGINT, true},
 	} {
 		t.Run(tc.example+"/"+signalName(tc.sig), func(t *testing.T) {
 			tmp := t.TempDir()
