@@ -1,9 +1,11 @@
 // Package msgqueue is what the programs of this example agree on, like the shared header of a C
 // example. Two pairs share it: sender and receiver on System V message queues (msgget(2),
 // msgsnd(2), msgrcv(2), msgctl(2); listed by ipcs -q), and psender and preceiver on POSIX message
-// queues (mq_open(3) and its system calls; listed in /dev/mqueue). This file holds what the System
-// V pair uses to name its queue: the key, from ftok(3) or a number; exit.go is how every program
-// parses its flags and ends on a signal, the same in every example of the cookbook.
+// queues (mq_open(3) and its system calls; listed in /dev/mqueue). This file holds how each pair
+// names its queue: the System V key, from ftok(3) or a number, and the POSIX pair's default name;
+// sysv.go and posix.go hold the calls, which golang.org/x/sys/unix lacks, and what the programs
+// check before they use a queue; exit.go is how every program parses its flags and ends on a
+// signal, the same in every example of the cookbook.
 package msgqueue
 
 import (
