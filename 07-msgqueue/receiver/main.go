@@ -18,7 +18,8 @@
 // with -n) and exits 0 when none is left (msgrcv with IPC_NOWAIT: ENOMSG). With -wait it waits
 // for more until it has N, or until Ctrl-C or SIGTERM, and then dies of the signal (130 or 143).
 // -rm removes the queue when it exits, after it has printed what it took: also after Ctrl-C,
-// and with any messages still in the queue.
+// and with any messages still in the queue. A message taken but not printed (Ctrl-C while
+// standard output is stalled, or standard output closed) is sent back to the queue first.
 //
 // Run the pair in two terminals; the sender first, since it creates the queue:
 //
@@ -119,13 +120,13 @@ func run(ctx context.Context, key uint32, msgtyp int64, n int, wait, rm bool) er
 	// wait, and wait in a way that Ctrl-C ends.
 	took, narrated := 0, false
 	for n == 0 || took < n {
-		size, _, err := msgqueue.Msgrcv(id, buf, msgtyp, unix.IPC_NOWAIT)
+		size, mtype, err := msgqueue.Msgrcv(id, buf, msgtyp, unix.IPC_NOWAIT)
 		if err == unix.ENOMSG && wait {
 			if !narrated {
 				log.Printf("waiting for %s in %s...", which(msgtyp, "a message"), q)
 				narrated = true
 			}
-			size, _, err = msgqueue.MsgrcvContext(ctx, id, buf, msgtyp, 0)
+			size, mtype, err = msgqueue.MsgrcvContext(ctx, id, buf, msgtyp, 0)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -143,8 +144,10 @@ func run(ctx context.Context, key uint32, msgtyp int64, n int, wait, rm bool) er
 		case err != nil:
 			return fmt.Errorf("msgrcv %s: %w", q, err)
 		}
-		// 4. Print the text and a newline: the data, before anything is removed.
+		// 4. Print the text and a newline: the data, before anything is removed. A message that
+		// cannot be printed (Ctrl-C while standard output is stalled, or closed) is sent back.
 		if err := printMessage(ctx, append(buf[:size:size], '\n')); err != nil {
+			putBack(id, q, mtype, buf[:size])
 			return err
 		}
 		took++
@@ -162,6 +165,18 @@ func which(msgtyp int64, what string) string {
 		return fmt.Sprintf("%s of type <= %d", what, -uint64(msgtyp)) // -uint64: |T| of the most negative long too
 	}
 	return what
+}
+
+// putBack sends a message that was taken but not printed back to the queue, with its type, so
+// that it is not lost. msgsnd appends: it goes to the end of the queue, behind any message sent
+// since it was taken (a receiver asking for its type still gets it before the later messages of
+// that type). IPC_NOWAIT: we are on our way out, and a queue filled meanwhile loses it.
+func putBack(id int, q string, mtype int64, text []byte) {
+	if err := msgqueue.Msgsnd(id, mtype, text, unix.IPC_NOWAIT); err != nil {
+		log.Printf("could not put a message (%d bytes, type %d) back in %s: msgsnd: %v; it is lost", len(text), mtype, q, err)
+		return
+	}
+	log.Printf("put the message back in %s (type %d, at the end of the queue)", q, mtype)
 }
 
 // remove removes the queue (IPC_RMID), and says so, with how many messages went with it.
@@ -190,7 +205,7 @@ func remove(id int, q string) {
 // That write blocks while whoever reads our standard output does not read (receiver | less),
 // and a signal does not end it: the kernel restarts it after Ctrl-C (SA_RESTART). So it runs in
 // a goroutine, and when ctx is done we stop waiting for it: the program cleans up and exits, and
-// the write dies with it (the message, taken out of the queue, is lost with it).
+// the write dies with it (and the message goes back to the queue: putBack).
 func printMessage(ctx context.Context, line []byte) error {
 	done := make(chan error, 1)
 	go func() {
