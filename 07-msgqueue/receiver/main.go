@@ -119,7 +119,11 @@ func run(ctx context.Context, key uint32, msgtyp int64, n int, wait, rm bool) er
 	// ENOMSG instead of blocking, which ends a receiver without -wait; with -wait, say that we
 	// wait, and wait in a way that Ctrl-C ends.
 	took, narrated := 0, false
+	interrupted := fmt.Errorf("interrupted while waiting for %s in %s", which(msgtyp, "a message"), q)
 	for n == 0 || took < n {
+		if ctx.Err() != nil {
+			return interrupted
+		}
 		size, mtype, err := msgqueue.Msgrcv(id, buf, msgtyp, unix.IPC_NOWAIT)
 		if err == unix.ENOMSG && wait {
 			if !narrated {
@@ -129,8 +133,9 @@ func run(ctx context.Context, key uint32, msgtyp int64, n int, wait, rm bool) er
 			size, mtype, err = msgqueue.MsgrcvContext(ctx, id, buf, msgtyp, 0)
 		}
 		switch {
+		case err == nil: // taken, even if Ctrl-C came just after: printed (or put back) below
 		case ctx.Err() != nil:
-			return fmt.Errorf("interrupted while waiting for %s in %s", which(msgtyp, "a message"), q)
+			return interrupted
 		case err == unix.ENOMSG:
 			if took == 0 {
 				log.Printf("%s in %s", which(msgtyp, "no message"), q)
@@ -168,9 +173,9 @@ func which(msgtyp int64, what string) string {
 }
 
 // putBack sends a message that was taken but not printed back to the queue, with its type, so
-// that it is not lost. msgsnd appends: it goes to the end of the queue, behind any message sent
-// since it was taken (a receiver asking for its type still gets it before the later messages of
-// that type). IPC_NOWAIT: we are on our way out, and a queue filled meanwhile loses it.
+// that it is not lost. msgsnd appends: it goes to the end of the queue, behind the messages sent
+// since it was taken, of its own type too. IPC_NOWAIT: we are on our way out, and a queue that
+// a waiting sender filled meanwhile has no room for it: then it is lost, and we say so.
 func putBack(id int, q string, mtype int64, text []byte) {
 	if err := msgqueue.Msgsnd(id, mtype, text, unix.IPC_NOWAIT); err != nil {
 		log.Printf("could not put a message (%d bytes, type %d) back in %s: msgsnd: %v; it is lost", len(text), mtype, q, err)
@@ -191,14 +196,12 @@ func remove(id int, q string) {
 	}
 	switch ds.Qnum {
 	case 0:
+		log.Printf("removed %s", q)
 	case 1:
 		log.Printf("removed %s, and the message still in it", q)
-		return
 	default:
 		log.Printf("removed %s, and the %d messages still in it", q, ds.Qnum)
-		return
 	}
-	log.Printf("removed %s", q)
 }
 
 // printMessage writes a message's text and its newline to standard output with one write(2).

@@ -159,7 +159,13 @@ func run(ctx context.Context, key uint32, msgs []message, nowait bool) error {
 	// blocking, so that we can say that we wait (or, with -nowait, stop); then wait for room in a
 	// way that Ctrl-C ends.
 	narrated := false
+	interrupted := func(sent int) error {
+		return fmt.Errorf("interrupted while waiting for room in %s; sent %d of %d messages", q, sent, len(msgs))
+	}
 	for i, m := range msgs {
+		if ctx.Err() != nil {
+			return interrupted(i)
+		}
 		err := msgqueue.Msgsnd(id, m.mtype, m.text, unix.IPC_NOWAIT)
 		if err == unix.EAGAIN {
 			if nowait {
@@ -171,8 +177,8 @@ func run(ctx context.Context, key uint32, msgs []message, nowait bool) error {
 			}
 			err = msgqueue.MsgsndContext(ctx, id, m.mtype, m.text)
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted while waiting for room in %s; sent %d of %d messages", q, i, len(msgs))
+		if err != nil && ctx.Err() != nil { // not sent (if sent, Ctrl-C came just after: counted)
+			return interrupted(i)
 		}
 		if errors.Is(err, unix.EIDRM) || errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("msgsnd %s: %w: the queue was removed (by a receiver -rm, or ipcrm?); sent %d of %d messages", q, err, i, len(msgs))
