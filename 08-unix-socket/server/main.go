@@ -353,13 +353,15 @@ func serve(c *conn, allowUID int) {
 				end(err.Error())
 				return
 			}
-			if start < stop && time.Now().Before(graceEnd) {
-				// In the middle of a line: let the client finish it, within the grace period.
+			inProgress := start < stop || unread(c.c) > 0
+			if inProgress && time.Now().Before(graceEnd) {
+				// In the middle of a line (part of it read, or still in the socket's buffer,
+				// not read yet): let the client finish it, within the grace period.
 				c.c.SetReadDeadline(graceEnd)
 				finishing = true
 				continue
 			}
-			if start < stop {
+			if inProgress {
 				end(fmt.Sprintf("shutting down, the grace period over in the middle of a line (%s unanswered); closed the connection", bytesN(stop-start)))
 				return
 			}
@@ -418,6 +420,21 @@ func answerFile(c *conn, w *bufio.Writer, fds []int) (int, error) {
 		return n, fmt.Errorf("write: %v", unwrap(err))
 	}
 	return n, nil
+}
+
+// unread returns how many bytes the kernel holds for us to read on c: ioctl(2) SIOCINQ (FIONREAD).
+// The shutdown's deadline in the past ends a read before it looks at the socket, so a client
+// that sent half a line that we have not read yet would look idle without it.
+func unread(c *net.UnixConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n
 }
 
 // removeIfOurs removes the socket file at path if it is still the one this server made (the same
