@@ -51,6 +51,7 @@ var examples = []example{
 	{"05-pipes", "unnamed pipes: a shell pipeline, EOF, SIGPIPE, and a parent doing it without a shell", []string{"writer", "reader", "parent"}, playPipes},
 	{"06-fifo", "named pipes: either start order, shell tools, a reader following many writers", []string{"writer", "reader"}, playFIFO},
 	{"07-msgqueue", "message queues: System V types taken out of order, POSIX priorities", []string{"sender", "receiver", "psender", "preceiver"}, playMsgQueue},
+	{"08-unix-socket", "a Unix stream socket: a server, many clients, SO_PEERCRED, a descriptor passed with SCM_RIGHTS, a graceful shutdown", []string{"server", "client"}, playUnixSocket},
 }
 
 func main() {
