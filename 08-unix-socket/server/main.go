@@ -371,8 +371,8 @@ func serve(c *conn, allowUID int) {
 		case errors.Is(err, io.EOF):
 			end("the client closed the connection")
 			return
-		default:
-			end(fmt.Sprintf("recvmsg: %v", unwrap(err)))
+		default: // "recvmsg: ..." (MSG_CTRUNC too: Recvmsg has closed what came)
+			end(err.Error())
 			return
 		}
 	}
