@@ -2,7 +2,7 @@ package unixsock
 
 // This file is how the programs start and end: one line for a bad flag, and the signals that
 // end a program early. It is the same in every example of the cookbook, like the error
-// functions that TLPI's examples share, and has nothing to do with unix sockets as such.
+// functions that TLPI's examples share, and has nothing to do with Unix sockets as such.
 
 import (
 	"context"
