@@ -299,7 +299,11 @@ func serve(c *conn, idle time.Duration) {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			stopping, graceEnd := c.stoppingUntil()
 			if !stopping { // not the shutdown's deadline: -idle's
-				end(fmt.Sprintf("idle: no byte for %v (-idle)%s; closed the connection", idle, pending(stop-start)))
+				if start < stop {
+					end(fmt.Sprintf("idle: no byte for %v (-idle) in the middle of a line (%s unanswered); closed the connection", idle, bytesN(stop-start)))
+				} else {
+					end(fmt.Sprintf("idle: no byte for %v (-idle); closed the connection", idle))
+				}
 				return
 			}
 			inProgress := start < stop || unread(c.c) > 0
@@ -323,7 +327,7 @@ func serve(c *conn, idle time.Duration) {
 		case errors.Is(err, unix.ECONNRESET):
 			// The client's kernel answered our data with a reset: it closed the connection
 			// without reading what we sent, or it was killed with data unread.
-			end(fmt.Sprintf("the client reset the connection%s", pending(stop-start)))
+			end(fmt.Sprintf("the client reset the connection (%s unanswered)", bytesN(stop-start)))
 			return
 		default:
 			end(fmt.Sprintf("read: %v", tcpsock.Unwrap(err)))
@@ -349,14 +353,6 @@ func unread(c net.Conn) int {
 		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
 	})
 	return n
-}
-
-// pending says how much of a line was read and not answered, if any: " (9 bytes unanswered)".
-func pending(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (%s unanswered)", bytesN(n))
 }
 
 // lines says "1 line" or "n lines".
