@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"os"
@@ -120,8 +121,24 @@ func deadline(t *testing.T, d time.Duration) time.Time {
 // server's first line (waitfor ... with a group in the regexp sets $PORT). It registers the leak
 // check: at the end of the script, a process still running in $WORK fails the script (and is
 // killed).
+//
+// It also sets $NS, a prefix for the names of network namespaces of the script's own
+// (ipc09-<hash of $WORK>), and fails the script if one is left at the end (and deletes it).
 func setup(env *testscript.Env) error {
 	work := env.WorkDir
+	h := fnv.New32a()
+	h.Write([]byte(work))
+	ns := fmt.Sprintf("ipc09-%08x", h.Sum32())
+	env.Setenv("NS", ns)
+	env.Defer(func() {
+		left, _ := filepath.Glob("/run/netns/" + ns + "*")
+		for _, path := range left {
+			exec.Command("ip", "netns", "del", filepath.Base(path)).Run()
+		}
+		if len(left) > 0 {
+			env.T().Fatal("network namespaces left at the end of the script, now deleted:\n" + strings.Join(left, "\n"))
+		}
+	})
 	env.Defer(func() {
 		if left := killLeftovers(work); len(left) > 0 {
 			env.T().Fatal("still running at the end of the script, now killed:\n" + strings.Join(left, "\n"))
