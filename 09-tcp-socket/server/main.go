@@ -116,11 +116,11 @@ func run(ctx context.Context, addr string, grace, idle time.Duration) error {
 	// The address actually bound: with port 0 the kernel has picked one, and clients need it.
 	log.Printf("listening on %s, waiting for clients...", l.Addr())
 
-	// 6. On Ctrl-C or SIGTERM, stop accepting at once: closing the listener ends Accept.
+	// 5. On Ctrl-C or SIGTERM, stop accepting at once: closing the listener ends Accept.
 	stopAccept := context.AfterFunc(ctx, func() { l.Close() })
 	defer stopAccept()
 
-	// 3. Accept connections, and serve each in a goroutine of its own, so that a slow client
+	// 2. Accept connections, and serve each in a goroutine of its own, so that a slow client
 	// never holds up the others.
 	var all conns
 	all.set = map[*conn]bool{}
@@ -148,7 +148,7 @@ func run(ctx context.Context, addr string, grace, idle time.Duration) error {
 	}
 	l.Close()
 
-	// 6. Graceful shutdown: close idle connections, let the others finish their line, until the
+	// 5. Graceful shutdown: close idle connections, let the others finish their line, until the
 	// grace period ends.
 	log.Printf("%v: shutting down: no new connections; closing idle ones, finishing lines in progress (for up to %v)...", context.Cause(ctx), grace)
 	all.shutdown(time.Now().Add(grace))
@@ -242,18 +242,18 @@ func serve(c *conn, idle time.Duration) {
 		log.Printf("connection %d: end: %s; %s answered", c.n, why, lines(answered))
 	}
 
-	// 4. Who is at the other end: an address, the client's IP address and port, which is all
+	// 3. Who is at the other end: an address, the client's IP address and port, which is all
 	// that TCP knows of it (no user, no process: anyone who can reach the port can connect).
 	log.Printf("connection %d: start: from %s", c.n, c.c.RemoteAddr())
 
-	// 5. Read lines and answer each. The buffer holds one line of MaxLine bytes and its newline;
+	// 4. Read lines and answer each. The buffer holds one line of MaxLine bytes and its newline;
 	// a line that does not fit is too long.
 	buf := make([]byte, tcpsock.MaxLine+1)
 	start, stop := 0, 0 // buf[start:stop] is read and not yet answered
 	finishing := false  // shutting down, and finishing the line in progress
 	w := bufio.NewWriter(c.c)
 	for {
-		// A whole line in the buffer: answer it. With a descriptor, answer with its file.
+		// A whole line in the buffer: answer it.
 		if i := bytes.IndexByte(buf[start:stop], '\n'); i >= 0 {
 			line := buf[start : start+i]
 			start += i + 1
