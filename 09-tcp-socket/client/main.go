@@ -148,11 +148,19 @@ func run(ctx context.Context, addr string, timeout time.Duration, args []string)
 			// SHUT_WR, a half-close. The server reads end of file, closes its end, and we read
 			// end of file in turn: both ends know that the conversation is over, and no data is
 			// left unread on either side (a close with data unread would send a reset).
+			// A server that keeps its end open after that gets -timeout, and no more: every
+			// line has its answer already.
 			if err := conn.CloseWrite(); err != nil {
 				return connError(ctx, err, n, fmt.Sprintf("shutdown %s", addr))
 			}
+			conn.SetReadDeadline(time.Now().Add(timeout))
+			if ctx.Err() != nil { // Ctrl-C's deadline, just replaced by ours
+				return interrupted(n)
+			}
 			if extra, err := answers.ReadBytes('\n'); len(extra) > 0 {
 				return fmt.Errorf("the server sent more than the answers, after %s: %q", answersN(n), extra)
+			} else if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+				return nil
 			} else if err != io.EOF {
 				return connError(ctx, err, n, fmt.Sprintf("read %s", addr))
 			}
