@@ -52,6 +52,7 @@ var examples = []example{
 	{"06-fifo", "named pipes: either start order, shell tools, a reader following many writers", []string{"writer", "reader"}, playFIFO},
 	{"07-msgqueue", "message queues: System V types taken out of order, POSIX priorities", []string{"sender", "receiver", "psender", "preceiver"}, playMsgQueue},
 	{"08-unix-socket", "a Unix stream socket: a server, many clients, SO_PEERCRED, a descriptor passed with SCM_RIGHTS, a graceful shutdown", []string{"server", "client"}, playUnixSocket},
+	{"09-tcp-socket", "a TCP socket: the server of 08 on a port that the kernel picks, many clients, a half-close, a graceful shutdown", []string{"server", "client"}, playTCPSocket},
 }
 
 func main() {

@@ -207,6 +207,7 @@ func TestTourCtrlC(t *testing.T) {
 		{"06-fifo", "reader: waiting for a writer to open", syscall.SIGTERM, false},
 		{"07-msgqueue", "receiver: waiting for a message in queue", syscall.SIGINT, true},
 		{"08-unix-socket", "server: listening on demo.sock", syscall.SIGINT, true},
+		{"09-tcp-socket", "server: listening on 127.0.0.1:", syscall.SIGINT, true},
 	} {
 		t.Run(tc.example+"/"+signalName(tc.sig), func(t *testing.T) {
 			tmp := t.TempDir()
