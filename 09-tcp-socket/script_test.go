@@ -31,6 +31,7 @@ var programs = []string{"server", "client"}
 // name: testscript.Main), for what our client never does: send half a line, send nothing, hang
 // up in the middle.
 func TestMain(m *testing.M) {
+	benchPeerMain() // a benchmark's peer runs instead of the tests (benchkit_test.go)
 	testscript.Main(buildM{m}, map[string]func(){"rawclient": rawClient})
 }
 
@@ -39,6 +40,9 @@ type buildM struct{ m *testing.M }
 func (b buildM) Run() int { return buildAndRun(b.m) }
 
 func buildAndRun(m *testing.M) int {
+	if benchOnly() {
+		return m.Run()
+	}
 	// The scripts check what SIGINT does to the server, so the programs must start with SIGINT
 	// not ignored. A test run as a background job of a shell script (go test ./... &) starts
 	// with SIGINT ignored, and a program inherits that. Catching it here, where it was ignored
