@@ -27,6 +27,7 @@ var buildFlags []string
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
 func TestMain(m *testing.M) {
+	benchPeerMain() // a benchmark's peer runs instead of the tests (benchkit_test.go)
 	if args, ok := os.LookupEnv(parseFlagsArgs); ok {
 		parseFlagsMain(args) // this process is a program for TestParseFlags (exit_test.go)
 	}
@@ -34,6 +35,9 @@ func TestMain(m *testing.M) {
 }
 
 func buildAndRun(m *testing.M) int {
+	if benchOnly() {
+		return m.Run()
+	}
 	// The scripts check that Ctrl-C ends each program with status 130, so the programs must
 	// start with SIGINT not ignored. A test run as a background job of a shell script
 	// (go test ./... &) starts with SIGINT ignored, and a program inherits that. Catching it
