@@ -68,7 +68,7 @@ func parseGoBench(out string) []result {
 			why := map[string]string{"FAIL": "failed", "SKIP": "skipped"}[m[1]]
 			logged := m[2] == pending && len(log) > 0 // -test.v: the log came first
 			if logged {
-				why += ": " + log[0]
+				why = because(why, log[0])
 			}
 			i := put(result{name: m[2], failed: why})
 			waiting = -1
@@ -86,7 +86,7 @@ func parseGoBench(out string) []result {
 		if indented {
 			text := strings.TrimSpace(line)
 			if waiting >= 0 && !strings.HasPrefix(text, "---") {
-				res[waiting].failed += ": " + text
+				res[waiting].failed = because(res[waiting].failed, text)
 				waiting = -1
 			} else {
 				log = append(log, text)
@@ -118,6 +118,15 @@ func parseGoBench(out string) []result {
 		}
 	}
 	return leaves
+}
+
+// because gives the reason of a failure: the line of its log, as is ("bench_test.go:40: read:
+// connection reset by peer"), or after "skipped: ".
+func because(verdict, line string) string {
+	if verdict == "skipped" {
+		return verdict + ": " + line
+	}
+	return line
 }
 
 // metrics reads the pairs "value unit" of a result line: 26828 ns/op  14187 p50-ns ...
