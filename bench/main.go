@@ -61,26 +61,36 @@ func main() {
 		os.Exit(2)
 	}
 
-	// Ctrl-C or SIGTERM: stop, remove what bench made, then die of the signal, as the shell
-	// expects (130 or 143). The context kills the run in progress.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithCancel(context.Background())
+	// Ctrl-C or SIGTERM: let the run in progress end (a run killed halfway would leave its
+	// System V objects behind), skip the others, remove what bench made, then die of the
+	// signal, as the shell expects (130 or 143). A second signal kills the run in progress.
+	// The runs have a process group of their own, so that Ctrl-C reaches bench only.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM)
+	if !signal.Ignored(os.Interrupt) { // a background job's Ctrl-C is not for it
+		signal.Notify(sigs, os.Interrupt)
+	}
+	stop, stopNow := context.WithCancel(context.Background())
+	kill, killNow := context.WithCancel(context.Background())
 	var got os.Signal
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if s, ok := <-sigs; ok {
-			got = s
-			cancel()
+		for s := range sigs {
+			if got == nil {
+				got = s
+				fmt.Fprintln(os.Stderr, "bench: interrupted: waiting for the run in progress to end (again: kill it)...")
+				stopNow()
+			} else {
+				killNow()
+			}
 		}
 	}()
-	code := run(ctx, o)
+	code := run(stop, kill, o)
 	signal.Stop(sigs)
 	close(sigs)
 	<-done
 	if got != nil {
-		fmt.Fprintln(os.Stderr, "bench: interrupted")
 		signal.Reset(got)
 		syscall.Kill(os.Getpid(), got.(syscall.Signal))
 		time.Sleep(time.Second) // the signal ends the process before this does
@@ -170,11 +180,13 @@ func (o options) benchtime() time.Duration {
 	if o.quick {
 		return 30 * time.Millisecond
 	}
-	return 300 * time.Millisecond
+	return 200 * time.Millisecond
 }
 
-// run measures, prints the table, writes the files, and returns the exit code.
-func run(ctx context.Context, o options) int {
+// run measures, prints the table, writes the files, and returns the exit code. It starts no
+// new run once stop is done, and kills the one in progress when kill is.
+func run(stop, kill context.Context, o options) int {
+	ctx := kill
 	r := &runner{benchtime: o.benchtime(), pin: o.pin, bins: map[string]string{}, res: &results{}}
 	var err error
 	if o.withC {
@@ -214,6 +226,9 @@ func run(ctx context.Context, o options) int {
 	if o.withC {
 		r.buildC(ctx)
 	}
+	if stop.Err() != nil {
+		return 1
+	}
 	// Round after round, each mechanism's Go run next to its C run, so that whatever else
 	// the machine does at the time weighs on both alike.
 	for range o.count {
@@ -223,7 +238,7 @@ func run(ctx context.Context, o options) int {
 				if o.withC {
 					r.runC(ctx, m, kind)
 				}
-				if ctx.Err() != nil {
+				if stop.Err() != nil {
 					return 1
 				}
 			}
@@ -236,6 +251,8 @@ func run(ctx context.Context, o options) int {
 	}
 	fmt.Println()
 	writeTable(os.Stdout, rows, o.withC)
+	fmt.Println()
+	fmt.Println(legend(o.withC))
 	code := 0
 	if o.csv != "" {
 		if err := writeFile(o.csv, func(w io.Writer) error { return writeCSV(w, rows) }); err != nil {
@@ -254,6 +271,17 @@ func run(ctx context.Context, o options) int {
 		code = 1
 	}
 	return code
+}
+
+// legend says what the table's columns are.
+func legend(withC bool) string {
+	text := "RTT: the round trip of 64 bytes; p50: the median, p99: the 99th percentile.\n" +
+		"Throughput: one way, in 64 KiB messages (8 KiB for the message queues); MB: 10^6 bytes.\n" +
+		"vs best: over the table's lowest p50, and over its highest throughput."
+	if withC {
+		text += "\nGo/C: the Go row over the C row of its mechanism."
+	}
+	return text
 }
 
 // writeFile creates name and writes it with write.

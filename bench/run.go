@@ -235,8 +235,10 @@ func command(ctx context.Context, name, dir string, env []string, args ...string
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	// Stopped (Ctrl-C, the timeout): SIGTERM first, so that a program that cleans up on it can.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	// A process group of its own: Ctrl-C at the terminal reaches bench, not the run, which
+	// bench lets end (main). Killed, by a second Ctrl-C or the timeout: the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
