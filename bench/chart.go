@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -27,18 +29,25 @@ const (
 )
 
 // writeChart draws two panels of horizontal bars as SVG, one band per row of the table (Go's
-// and C's of a mechanism side by side when withC): the median round trip, and the throughput.
-// Where a bar is missing, the band says why: "failed", or "n/a" (a semaphore's throughput).
+// and C's of a mechanism side by side when withC): the median round trip, on a log scale if the
+// slowest is more than ten times the fastest, and the throughput. Where a bar is missing,
+// the band says why: "failed", or "n/a" (a semaphore's throughput).
 func writeChart(w io.Writer, rows []*row, withC bool, pin string) error {
 	plot.DefaultFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 	labels, goRows, cRows := bands(rows)
+	if withC {
+		// A band with no bars at the top, for the legend.
+		labels = append([]string{""}, labels...)
+		goRows = append([]*row{nil}, goRows...)
+		cRows = append([]*row{nil}, cRows...)
+	}
 	rtt, err := barPlot("Round trip of 64 bytes, median (lower is better); pin: "+pin, "µs",
-		labels, goRows, cRows, func(r *row) *cell { return &r.p50 }, 1e-3, withC)
+		labels, goRows, cRows, func(r *row) *cell { return &r.p50 }, 1e-3, true, withC)
 	if err != nil {
 		return err
 	}
 	tput, err := barPlot("Throughput, one way (higher is better)", "MB/s (10⁶ bytes/s)",
-		labels, goRows, cRows, func(r *row) *cell { return &r.mbs }, 1, withC)
+		labels, goRows, cRows, func(r *row) *cell { return &r.mbs }, 1, false, withC)
 	if err != nil {
 		return err
 	}
@@ -76,19 +85,59 @@ func bands(rows []*row) (labels []string, goRows, cRows []*row) {
 }
 
 // barPlot makes a panel: for each band, a bar of the metric that get picks from Go's row (and
-// C's), times scale, its value written at its end.
+// C's), times scale, its value written at its end; on a log scale if logScale and the values
+// need it.
 func barPlot(title, unit string, labels []string, goRows, cRows []*row, get func(*row) *cell,
-	scale float64, withC bool) (*plot.Plot, error) {
+	scale float64, logScale, withC bool) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = unit
-	p.X.Min = 0
 	p.Y.Padding = 0
 	// A plot's Y axis goes up, and the table goes down: band i is at y = n-1-i.
 	n := len(labels)
 	ys := slices.Clone(labels)
 	slices.Reverse(ys)
 	p.NominalY(ys...)
+
+	// The values' range. On a log scale the bars start at the power of ten below the
+	// smallest value, not at 0.
+	smallest, biggest := math.Inf(1), 0.0
+	for _, rs := range [][]*row{goRows, cRows} {
+		for _, r := range rs {
+			if r == nil {
+				continue
+			}
+			if v, ok := get(r).value(); ok && v > 0 {
+				smallest, biggest = min(smallest, v*scale), max(biggest, v*scale)
+			}
+		}
+	}
+	start := 0.0
+	if biggest == 0 {
+		biggest = 1 // nothing measured: an empty panel
+	}
+	// A log scale only where the values span more than a power of ten: its ticks are labelled
+	// at the powers of ten only.
+	logScale = logScale && biggest > 10*smallest
+	if logScale {
+		unit += ", log scale"
+		start = math.Pow(10, math.Floor(math.Log10(smallest)))
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Max = biggest * 2 // room for the longest bar's value
+	} else {
+		p.X.Max = biggest * 1.15
+		p.X.Tick.Marker = plainTicks{}
+	}
+	p.X.Min = start
+	base := make(plotter.Values, n) // where the bars start
+	for i := range base {
+		base[i] = start
+	}
+	baseBars, err := plotter.NewBarChart(base, 1)
+	if err != nil {
+		return nil, err
+	}
 
 	bar := band * 0.8
 	type series struct {
@@ -102,16 +151,15 @@ func barPlot(title, unit string, labels []string, goRows, cRows []*row, get func
 		bar = band * 0.4
 		all = []series{{"Go", goRows, goColor, bar / 2}, {"C", cRows, cColor, -bar / 2}}
 	}
-	biggest := 0.0
 	for _, s := range all {
-		vals := make(plotter.Values, n)
+		lengths := make(plotter.Values, n) // from start
 		var at plotter.XYs
 		var texts []string
 		for i, r := range s.rows {
 			if r == nil {
 				continue
 			}
-			y := float64(n - 1 - i)
+			y := n - 1 - i
 			c := get(r)
 			v, ok := c.value()
 			text := short(v * scale)
@@ -121,16 +169,16 @@ func barPlot(title, unit string, labels []string, goRows, cRows []*row, get func
 			case !ok:
 				text = "n/a"
 			default:
-				vals[int(y)] = v * scale
-				biggest = max(biggest, v*scale)
+				lengths[y] = v*scale - start
 			}
-			at = append(at, plotter.XY{X: vals[int(y)], Y: y})
+			at = append(at, plotter.XY{X: start + lengths[y], Y: float64(y)})
 			texts = append(texts, text)
 		}
-		bars, err := plotter.NewBarChart(vals, bar)
+		bars, err := plotter.NewBarChart(lengths, bar)
 		if err != nil {
 			return nil, err
 		}
+		bars.StackOn(baseBars)
 		bars.Horizontal = true
 		bars.Color = s.color
 		bars.LineStyle.Width = 0
@@ -154,9 +202,21 @@ func barPlot(title, unit string, labels []string, goRows, cRows []*row, get func
 		l.Offset = vg.Point{X: vg.Points(3), Y: s.offset}
 		p.Add(l)
 	}
-	p.X.Max = max(biggest*1.15, 1) // room for the longest bar's value
 	p.Legend.Top = true
 	return p, nil
+}
+
+// plainTicks are plot's default ticks, their labels without trailing zeros: 2500, not 2500.00.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
 
 // short formats a value for a bar's end: 3 significant digits or so.

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWriteChart(t *testing.T) {
+	for _, withC := range []bool{false, true} {
+		var b bytes.Buffer
+		require.NoError(t, writeChart(&b, sampleRows(), withC, "same (both processes on CPU 0)"))
+		svg := b.String()
+		assert.Contains(t, svg, "<svg")
+		assert.Contains(t, svg, "Round trip of 64 bytes, median (lower is better); pin: same (both processes on CPU 0)")
+		assert.Contains(t, svg, ">pipe, *os.File</text>")
+		assert.Contains(t, svg, ">14.0</text>", "the Go pipe's p50 at its bar's end")
+		assert.Contains(t, svg, ">n/a</text>", "a semaphore has no throughput")
+		if withC {
+			assert.Contains(t, svg, ">failed</text>", "C's pipe throughput")
+			assert.Contains(t, svg, ">12.5</text>", "C's pipe p50")
+		}
+		d := xml.NewDecoder(&b)
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "the SVG is well-formed XML")
+		}
+	}
+}
+
+func TestWriteChartEmpty(t *testing.T) {
+	// Everything failed: the chart still draws, with "failed" in every band.
+	var rs results
+	rs.row(mechanisms[4], "go", "").fail("rtt")
+	rs.row(mechanisms[4], "go", "").fail("throughput")
+	var b bytes.Buffer
+	require.NoError(t, writeChart(&b, rs.sorted(), false, "off"))
+	assert.Contains(t, b.String(), ">failed</text>")
+}
