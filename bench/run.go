@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,41 +94,65 @@ func (r *runner) failed(m *mechanism, impl, path, kind, why string) {
 	r.res.row(m, impl, path).fail(kind)
 }
 
-// buildGo builds the test binary of module with go test -c, in the module's folder.
-func (r *runner) buildGo(ctx context.Context, module string) {
-	if _, ok := r.bins[module]; ok {
-		return
+// build builds the test binaries of the modules, and the C reference if withC, a few at a
+// time (as many as there are CPUs: mostly, go test -c links).
+func (r *runner) build(ctx context.Context, modules []string, withC bool) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.NumCPU())
+	bins := make([]string, len(modules))
+	for i, module := range modules {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			bins[i] = r.buildGo(ctx, module)
+		})
 	}
-	r.bins[module] = ""
+	if withC {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			r.ipcbench = r.buildC(ctx)
+		})
+	}
+	wg.Wait()
+	for i, module := range modules {
+		r.bins[module] = bins[i]
+	}
+}
+
+// buildGo builds the test binary of module with go test -c, in the module's folder, and
+// returns its path, or "" if it did not build.
+func (r *runner) buildGo(ctx context.Context, module string) string {
 	fmt.Fprintf(os.Stderr, "bench: building %s's test binary (go test -c)...\n", module)
 	dir := filepath.Join(r.root, module)
 	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s: no such module in the workspace\n", module)
-		return
+		return ""
 	}
 	bin := filepath.Join(r.tmp, module[:2]+".test")
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, ".")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: go test -c in %s: %v\n%s", module, err, out)
-		return
+		return ""
 	}
-	r.bins[module] = bin
+	return bin
 }
 
-// buildC builds testdata/ipcbench.c with the C compiler.
-func (r *runner) buildC(ctx context.Context) {
+// buildC builds testdata/ipcbench.c with the C compiler, and returns the binary's path, or ""
+// if it did not build.
+func (r *runner) buildC(ctx context.Context) string {
 	src := filepath.Join(r.root, "testdata", "ipcbench.c")
 	bin := filepath.Join(r.tmp, "ipcbench")
 	args := []string{"-O2", "-Wall", "-o", bin, src, "-lrt"}
 	fmt.Fprintf(os.Stderr, "bench: building the C reference (%s %s)...\n", filepath.Base(r.cc), strings.Join(args, " "))
 	out, err := exec.CommandContext(ctx, r.cc, args...).CombinedOutput()
-	os.Stderr.Write(out) // warnings too
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", r.cc, err)
-		return
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", r.cc, err, out)
+		return ""
 	}
-	r.ipcbench = bin
+	os.Stderr.Write(out) // its warnings
+	return bin
 }
 
 // runGo runs m's Go benchmarks of kind (every path) and records their results.
