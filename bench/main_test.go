@@ -217,7 +217,10 @@ func TestFailures(t *testing.T) {
 	write("05-pipes/go.mod", "module example.com/ipc/05-pipes\n\ngo 1.26.0\n")
 	write("05-pipes/bench_test.go", `package pipes_test
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func BenchmarkPipe(b *testing.B) {
 	b.Run("rtt/raw", func(b *testing.B) {
@@ -226,7 +229,10 @@ func BenchmarkPipe(b *testing.B) {
 		b.ReportMetric(1000, "p50-ns")
 		b.ReportMetric(5000, "p99-ns")
 	})
-	b.Run("rtt/osfile", func(b *testing.B) { b.Fatal("the peer said no") })
+	b.Run("rtt/osfile", func(b *testing.B) {
+		os.Stderr.WriteString("benchpeer echo: read: connection reset by peer\n")
+		b.Fatal("the peer said no")
+	})
 	b.Run("throughput/raw", func(b *testing.B) {
 		b.SetBytes(1 << 16)
 		for range b.N {
@@ -260,6 +266,7 @@ int main(int argc, char **argv) {
 	assert.Contains(t, stderr, "bench: 04-semaphore-mutex: no such module in the workspace\n")
 	assert.Contains(t, stderr, "bench: sem go rtt failed: the test binary of 04-semaphore-mutex did not build\n")
 	assert.Regexp(t, `(?m)^bench: pipe go rtt \(osfile\) failed: bench_test.go:\d+: the peer said no$`, stderr)
+	assert.Contains(t, stderr, "bench: pipe go rtt: its stderr:\n    benchpeer echo: read: connection reset by peer\n")
 	assert.Contains(t, stderr, "bench: pipe c throughput failed: ipcbench: pipe: not today (exit status 1)\n")
 	assert.Contains(t, stderr, "bench: 3 measurements failed: see above\n")
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -109,4 +110,13 @@ func TestCN(t *testing.T) {
 	assert.Equal(t, 100, cN(30e6, 1e6, 100))
 	assert.Equal(t, 10_000_000, cN(30e9, 1, 100))
 	assert.Equal(t, 20, cN(30e6, 0, 20))
+}
+
+func TestExitReason(t *testing.T) {
+	err := errors.New("exit status 1")
+	assert.Equal(t, "exit status 1", exitReason(err, ""))
+	assert.Equal(t, "ipcbench: semget: no space left on device (exit status 1)",
+		exitReason(err, "warming up\nipcbench: semget: no space left on device\n\n"))
+	assert.Equal(t, "panic: runtime error: index out of range [3] with length 3 (exit status 2)",
+		exitReason(errors.New("exit status 2"), "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\nmain.main()\n"))
 }

@@ -170,6 +170,13 @@ func (r *runner) runGo(ctx context.Context, m *mechanism, kind string) {
 		"-test.benchtime="+r.benchtime.String(),
 		"-test.count=1",
 		"-test.v") // -test.v: a skipped benchmark says why
+	before := r.failures
+	defer func() {
+		// What the test binary and its peers said, for a run that failed.
+		if r.failures > before && strings.TrimSpace(stderr) != "" {
+			fmt.Fprintf(os.Stderr, "bench: %s go %s: its stderr:\n%s", m.key, kind, indent(stderr))
+		}
+	}()
 	var leaves []result
 	for _, res := range parseGoBench(stdout) {
 		if res.name == prefix || strings.HasPrefix(res.name, prefix+"/") {
@@ -274,19 +281,37 @@ func command(ctx context.Context, name, dir string, env []string, args ...string
 	return out.String(), errOut.String(), err
 }
 
-// exitReason says why a command failed: its last line on stderr, and how it ended.
+// exitReason says why a command failed: its panic or its last line on stderr, and how it
+// ended.
 func exitReason(err error, stderr string) string {
-	last := ""
+	why := ""
 	s := bufio.NewScanner(strings.NewReader(stderr))
 	for s.Scan() {
-		if line := strings.TrimSpace(s.Text()); line != "" {
-			last = line
+		line := strings.TrimSpace(s.Text())
+		if strings.HasPrefix(line, "panic: ") {
+			why = line
+			break
+		}
+		if line != "" {
+			why = line
 		}
 	}
-	if last == "" {
+	if why == "" {
 		return err.Error()
 	}
-	return last + " (" + err.Error() + ")"
+	return why + " (" + err.Error() + ")"
+}
+
+// indent puts four spaces before each line of text.
+func indent(text string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		b.WriteString("    " + line)
+	}
+	if !strings.HasSuffix(text, "\n") {
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // findCC returns the C compiler: cc, else gcc.
