@@ -174,24 +174,14 @@ func writeTable(w io.Writer, rows []*row, withC bool) {
 			ratio(&r.p50, bestP50), ratio(&r.mbs, bestMBs),
 		}
 		if withC {
-			if c := cRow(rows, r); r.impl == "go" && c != nil {
-				if v, ok := c.p50.value(); ok {
-					line = append(line, ratio(&r.p50, v))
-				} else {
-					line = append(line, "-")
-				}
-				if v, ok := c.p99.value(); ok {
-					line = append(line, ratio(&r.p99, v))
-				} else {
-					line = append(line, "-")
-				}
-				if v, ok := c.mbs.value(); ok {
-					line = append(line, ratio(&r.mbs, v))
-				} else {
-					line = append(line, "-")
-				}
-			} else {
+			c := cRow(rows, r)
+			if r.impl != "go" || c == nil {
 				line = append(line, "", "", "")
+			} else {
+				for _, pair := range [][2]*cell{{&r.p50, &c.p50}, {&r.p99, &c.p99}, {&r.mbs, &c.mbs}} {
+					ref, _ := pair[1].value() // 0 if C's failed: no ratio
+					line = append(line, ratio(pair[0], ref))
+				}
 			}
 		}
 		lines = append(lines, line)
