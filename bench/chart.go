@@ -55,7 +55,7 @@ func writeChart(w io.Writer, rows []*row, withC bool, pin string) error {
 	c := vgsvg.New(chartWidth, height)
 	// plot.Align lines up the two panels' axes, whatever their labels' widths.
 	plots := [][]*plot.Plot{{rtt}, {tput}}
-	canvases := plot.Align(plots, draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(12)}, draw.New(c))
+	canvases := plot.Align(plots, draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(12), PadLeft: vg.Points(4), PadRight: vg.Points(4), PadTop: vg.Points(4), PadBottom: vg.Points(4)}, draw.New(c))
 	rtt.Draw(canvases[0][0])
 	tput.Draw(canvases[1][0])
 	_, err = c.WriteTo(w)
@@ -120,7 +120,7 @@ func barPlot(title, unit string, labels []string, goRows, cRows []*row, get func
 	// at the powers of ten only.
 	logScale = logScale && biggest > 10*smallest
 	if logScale {
-		unit += ", log scale"
+		p.X.Label.Text = unit + ", log scale"
 		start = math.Pow(10, math.Floor(math.Log10(smallest)))
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
