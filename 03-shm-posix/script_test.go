@@ -26,6 +26,7 @@ var buildFlags []string
 // testscript.Main adds the test helpers, which the test binary itself runs: spinpeer
 // (spinpeer_test.go).
 func TestMain(m *testing.M) {
+	benchPeerMain() // a benchmark's peer runs instead of the tests (benchkit_test.go)
 	testscript.Main(buildFirst{m}, map[string]func(){"spinpeer": spinPeer})
 }
 
@@ -36,6 +37,9 @@ type buildFirst struct{ m *testing.M }
 func (b buildFirst) Run() int { return buildAndRun(b.m) }
 
 func buildAndRun(m *testing.M) int {
+	if benchOnly() {
+		return m.Run()
+	}
 	bin, err := os.MkdirTemp("", "shmposix-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
