@@ -28,10 +28,14 @@ var buildFlags []string
 // TestMain builds the programs with go build into a temporary directory and puts it first on
 // PATH, so that scripts exec the real binaries (a signal to `go run` would not reach them).
 func TestMain(m *testing.M) {
+	benchPeerMain() // a benchmark's peer runs instead of the tests (benchkit_test.go)
 	os.Exit(buildAndRun(m))
 }
 
 func buildAndRun(m *testing.M) int {
+	if benchOnly() {
+		return m.Run()
+	}
 	// The scripts check that Ctrl-C ends each program with status 130, so the programs must
 	// start with SIGINT not ignored. A test binary run as a background job of a shell script
 	// (go test -c, then ./x.test &) starts with SIGINT ignored, and the programs would inherit
