@@ -176,30 +176,6 @@ func (t *turn) pollFor(want byte, step func() error) error {
 	}
 }
 
-// watchPeer calls unblock if the peer exits with an error before the benchmark ends: a poll
-// for a turn goes on for ever once the peer has died (a pipe or a socket would tell this
-// process with an end of file), and unblock ends it. unblock should return once stop is
-// closed, which happens when the benchmark ends. (07-msgqueue has the same.)
-func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case err := <-p.exited:
-			p.exited <- err // for wait, and for the clean-up
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
-				unblock(stop)
-			}
-		case <-stop:
-		}
-	}()
-	b.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-}
-
 // The peers: `echo|sink raw|example FILE N`. Each opens the file itself, and removes nothing.
 var benchPeers = map[string]func(args []string) error{
 	"echo": func(args []string) error {
@@ -241,10 +217,11 @@ func flockPeer(args []string, once func(t *turn) error) error {
 	defer f.Close()
 	t := turns(f, args[0])
 	peerReady()
-	for range n {
+	for i := range n {
 		if err := once(t); err != nil {
 			return err
 		}
+		benchYield(i)
 	}
 	return nil
 }

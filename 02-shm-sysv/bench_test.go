@@ -2,7 +2,6 @@ package shmsysv_test
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"unsafe"
@@ -92,30 +91,6 @@ func benchShmSem(b *testing.B, kind string) {
 	p.wait(b)
 }
 
-// watchPeer calls unblock if the peer exits with an error before the benchmark ends: a semop
-// waits for ever for a peer that has died (a pipe or a socket would tell this process with an
-// end of file), and unblock ends that wait. unblock should return once stop is closed, which
-// happens when the benchmark ends. (07-msgqueue has the same.)
-func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case err := <-p.exited:
-			p.exited <- err // for wait, and for the clean-up
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
-				unblock(stop)
-			}
-		case <-stop:
-		}
-	}()
-	b.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-}
-
 // The peers: `echo|sink SHMID SEMID N`.
 var benchPeers = map[string]func(args []string) error{
 	"echo": func(args []string) error {
@@ -162,10 +137,11 @@ func shmSemPeer(args []string, once func(seg []byte, semid int) error) error {
 	}
 	defer unix.SysvShmDetach(seg)
 	peerReady()
-	for range n {
+	for i := range n {
 		if err := once(seg, semid); err != nil {
 			return err
 		}
+		benchYield(i)
 	}
 	return nil
 }

@@ -172,30 +172,6 @@ func futexSet(word *uint32, v uint32) error {
 	return nil
 }
 
-// watchPeer calls unblock if the peer exits with an error before the benchmark ends:
-// FUTEX_WAIT waits for ever for a peer that has died (a pipe or a socket would tell this
-// process with an end of file), and unblock ends that wait. unblock should return once stop
-// is closed, which happens when the benchmark ends. (07-msgqueue has the same.)
-func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case err := <-p.exited:
-			p.exited <- err // for wait, and for the clean-up
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
-				unblock(stop)
-			}
-		case <-stop:
-		}
-	}()
-	b.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-}
-
 // The peers: `echo|sink raw|example NAME N`. They open the object by its name and map it, and
 // remove nothing: the benchmark unlinks the name once they are ready.
 var benchPeers = map[string]func(args []string) error{
@@ -247,10 +223,11 @@ func shmFutexPeer(args []string, once func(word *uint32, data []byte, waitFor wa
 	word, data := &shmposix.HeaderOf(mem).State, mem[shmDataOff:]
 	waitFor := futexWaiter(args[0])
 	peerReady()
-	for range n {
+	for i := range n {
 		if err := once(word, data, waitFor); err != nil {
 			return err
 		}
+		benchYield(i)
 	}
 	return nil
 }

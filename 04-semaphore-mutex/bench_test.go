@@ -3,7 +3,6 @@ package semmutex_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 
@@ -63,30 +62,6 @@ func semWait(path string) func(id int, sops []semmutex.Sembuf) error {
 	return semmutex.Semop
 }
 
-// watchPeer calls unblock if the peer exits with an error before the benchmark ends: a semop
-// waits for ever for a peer that has died (a pipe or a socket would tell this process with an
-// end of file), and unblock ends that wait. unblock should return once stop is closed, which
-// happens when the benchmark ends. (07-msgqueue has the same.)
-func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case err := <-p.exited:
-			p.exited <- err // for wait, and for the clean-up
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
-				unblock(stop)
-			}
-		case <-stop:
-		}
-	}()
-	b.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-}
-
 // The peer: `sem raw|example SEMID N`: N times, wait on semaphore 0, post semaphore 1.
 var benchPeers = map[string]func(args []string) error{
 	"sem": func(args []string) error {
@@ -105,13 +80,14 @@ var benchPeers = map[string]func(args []string) error{
 		wait := []semmutex.Sembuf{{Num: 0, Op: -1}}
 		post := []semmutex.Sembuf{{Num: 1, Op: 1}}
 		peerReady()
-		for range n {
+		for i := range n {
 			if err := semop(id, wait); err != nil {
 				return fmt.Errorf("semop -1: %w", err)
 			}
 			if err := semop(id, post); err != nil {
 				return fmt.Errorf("semop +1: %w", err)
 			}
+			benchYield(i)
 		}
 		return nil
 	},

@@ -250,6 +250,31 @@ func (p *peer) wait(b *testing.B) {
 	}
 }
 
+// watchPeer calls unblock if the peer exits with an error before the benchmark ends. A pipe or
+// a socket tells this process that its peer has gone (an end of file), but a semaphore, a
+// futex, a lock being polled or a message queue does not: this process would wait for ever.
+// unblock ends that wait (removes the semaphore set, sets a word, ...), and should return once
+// stop is closed, which happens when the benchmark ends.
+func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case err := <-p.exited:
+			p.exited <- err // for wait, and for the clean-up
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
+				unblock(stop)
+			}
+		case <-stop:
+		}
+	}()
+	b.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+}
+
 // roundTrips runs once b.N times, timing each, and reports the median and the 99th percentile.
 func roundTrips(b *testing.B, once func() error) {
 	rtt := make([]time.Duration, b.N)

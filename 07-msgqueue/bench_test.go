@@ -182,30 +182,6 @@ func benchPosixMQ(b *testing.B, kind, path string) {
 	p.wait(b)
 }
 
-// watchPeer calls unblock if the peer exits with an error before the benchmark ends: a
-// blocking call of a message queue waits for ever for a peer that has died (a pipe or a socket
-// would tell this process with an end of file), and unblock ends that wait. unblock should
-// return once stop is closed, which happens when the benchmark ends.
-func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		select {
-		case err := <-p.exited:
-			p.exited <- err // for wait, and for the clean-up
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
-				unblock(stop)
-			}
-		case <-stop:
-		}
-	}()
-	b.Cleanup(func() {
-		close(stop)
-		<-done
-	})
-}
-
 // msgqSize is the size of the messages of a benchmark of kind.
 func msgqSize(kind string) int {
 	if kind == "rtt" {
@@ -326,7 +302,7 @@ func msgBench(b *testing.B, kind string, size int, end msgEnd) {
 func msgPeer(role string, end msgEnd, size, n int) error {
 	buf := make([]byte, size)
 	peerReady()
-	for range n {
+	for i := range n {
 		got, err := end.recv(buf)
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
@@ -339,6 +315,7 @@ func msgPeer(role string, end msgEnd, size, n int) error {
 				return fmt.Errorf("send: %w", err)
 			}
 		}
+		benchYield(i)
 	}
 	if role == "sink" {
 		if err := end.send(buf[:1]); err != nil {

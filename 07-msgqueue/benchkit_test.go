@@ -16,6 +16,8 @@ package msgqueue_test
 //   - A round-trip benchmark times each round trip, and reports the median (p50-ns) and the
 //     99th percentile (p99-ns) besides the mean (ns/op). A throughput benchmark sets the bytes
 //     of one operation, so that go test prints MB/s (10^6 bytes a second).
+//   - Every loop, the benchmark's and the peer's, calls benchYield once a message: see there
+//     why Go needs it and C does not.
 
 import (
 	"bufio"
@@ -25,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +138,10 @@ func pinAll(cpu int) (undo func(), err error) {
 	return func() { setAll(&old) }, setAll(&one)
 }
 
-// pinSelf pins this process to cpu (if not -1) until the benchmark ends.
+// pinSelf pins this process to cpu (if not -1) until the benchmark ends, with GOMAXPROCS 1:
+// the runtime would otherwise notice the change only up to a second later, and stop the world
+// to make it, perhaps in the middle of a timed loop. (The peer, started by a pinned thread,
+// inherits its CPU, and its runtime starts with GOMAXPROCS 1.)
 func pinSelf(b *testing.B, cpu int) {
 	if cpu < 0 {
 		return
@@ -144,8 +150,31 @@ func pinSelf(b *testing.B, cpu int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(undo)
+	runtime.GOMAXPROCS(1)
+	b.Cleanup(func() {
+		undo()
+		runtime.SetDefaultGOMAXPROCS()
+	})
 }
+
+// benchYield lets the calling goroutine pass through Go's scheduler, once every 16 messages
+// (i counts them), unless IPC_BENCH_YIELD=0.
+//
+// Why: a goroutine that does nothing but system calls never passes through the scheduler, and
+// after 10 ms the runtime's monitor thread (sysmon, which wakes every 20 µs to 10 ms) takes it
+// for one that hogs its processor. From then on, each time sysmon finds it blocked in a call,
+// it takes the goroutine's P away and wakes another thread to run it, which finds nothing to
+// do; the goroutine, back from its call, must take a P again; and sysmon, having done
+// something, keeps waking every 20 µs. On a shared CPU that can double the cost of a message
+// (the README shows it, with IPC_BENCH_YIELD=0). runtime.Gosched costs a fraction of a
+// microsecond, and resets sysmon's view of the goroutine. A C program has no such thread.
+func benchYield(i int) {
+	if i%16 == 15 && !noYield {
+		runtime.Gosched()
+	}
+}
+
+var noYield = os.Getenv("IPC_BENCH_YIELD") == "0"
 
 // A peer is the other process of a benchmark.
 type peer struct {
@@ -221,6 +250,31 @@ func (p *peer) wait(b *testing.B) {
 	}
 }
 
+// watchPeer calls unblock if the peer exits with an error before the benchmark ends. A pipe or
+// a socket tells this process that its peer has gone (an end of file), but a semaphore, a
+// futex, a lock being polled or a message queue does not: this process would wait for ever.
+// unblock ends that wait (removes the semaphore set, sets a word, ...), and should return once
+// stop is closed, which happens when the benchmark ends.
+func watchPeer(b *testing.B, p *peer, unblock func(stop <-chan struct{})) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case err := <-p.exited:
+			p.exited <- err // for wait, and for the clean-up
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s %s: %v before the end; ending the benchmark's wait\n", benchPeerName, p.cmd.Args[1], err)
+				unblock(stop)
+			}
+		case <-stop:
+		}
+	}()
+	b.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+}
+
 // roundTrips runs once b.N times, timing each, and reports the median and the 99th percentile.
 func roundTrips(b *testing.B, once func() error) {
 	rtt := make([]time.Duration, b.N)
@@ -231,6 +285,7 @@ func roundTrips(b *testing.B, once func() error) {
 			b.Fatal(err)
 		}
 		rtt[i] = time.Since(start)
+		benchYield(i)
 	}
 	b.StopTimer()
 	slices.Sort(rtt)
@@ -250,10 +305,11 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 func throughput(b *testing.B, size int, send func() error, done func() error) {
 	b.SetBytes(int64(size))
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
 		if err := send(); err != nil {
 			b.Fatal(err)
 		}
+		benchYield(i)
 	}
 	if err := done(); err != nil {
 		b.Fatal(err)
@@ -316,13 +372,14 @@ func streamRoundTrips(b *testing.B, w io.Writer, r io.Reader) {
 func streamEcho(r io.Reader, w io.Writer, n int) error {
 	msg := make([]byte, benchMsgSize)
 	peerReady()
-	for range n {
+	for i := range n {
 		if _, err := io.ReadFull(r, msg); err != nil {
 			return err
 		}
 		if _, err := w.Write(msg); err != nil {
 			return err
 		}
+		benchYield(i)
 	}
 	return nil
 }
@@ -340,12 +397,13 @@ func streamThroughput(b *testing.B, w io.Writer, r io.Reader) {
 func streamSink(r io.Reader, w io.Writer, n int) error {
 	buf := make([]byte, benchChunkSize)
 	peerReady()
-	for left := n * benchChunkSize; left > 0; {
+	for i, left := 0, n*benchChunkSize; left > 0; i++ {
 		got, err := r.Read(buf[:min(left, len(buf))])
 		if err != nil {
 			return err
 		}
 		left -= got
+		benchYield(i)
 	}
 	_, err := w.Write(buf[:1])
 	return err
