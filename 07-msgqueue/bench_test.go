@@ -224,11 +224,15 @@ func sysvEnd(path string, id int, out, in int64) msgEnd {
 			},
 		}
 	}
+	// raw: one struct msgbuf each way, kept from message to message, as a C program keeps its
+	// own (Msgsnd and Msgrcv would make one a call: see Msgbuf).
+	sbuf, rbuf := msgqueue.NewMsgbuf(benchMsgqSize), msgqueue.NewMsgbuf(benchMsgqSize)
+	sbuf.SetType(out)
 	return msgEnd{
-		send: func(msg []byte) error { return msgqueue.Msgsnd(id, out, msg, 0) },
+		send: func(msg []byte) error { return msgqueue.MsgsndBuf(id, sbuf, copy(sbuf.Text(), msg), 0) },
 		recv: func(buf []byte) (int, error) {
-			n, _, err := msgqueue.Msgrcv(id, buf, in, 0)
-			return n, err
+			n, err := msgqueue.MsgrcvBuf(id, rbuf[:8+len(buf)], in, 0)
+			return copy(buf, rbuf.Text()[:n]), err
 		},
 	}
 }

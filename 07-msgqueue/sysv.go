@@ -74,19 +74,47 @@ func Msgget(key, flag int) (int, error) {
 	return int(r), nil
 }
 
+// A Msgbuf is a message as msgsnd(2) and msgrcv(2) take it, C's struct msgbuf
+// {long mtype; char mtext[];}, in one slice: the type in its first 8 bytes (a C long, in the
+// machine's byte order), then room for the text. Msgsnd and Msgrcv make one at each call, which
+// costs an allocation and a copy of the text: nothing for a line, but for a stream of large
+// messages about half the throughput (see the README's costs). A program that sends or
+// receives many keeps one Msgbuf and calls MsgsndBuf and MsgrcvBuf, as a C program reuses its
+// struct.
+type Msgbuf []byte
+
+// NewMsgbuf returns a Msgbuf with room for size bytes of text.
+func NewMsgbuf(size int) Msgbuf { return make(Msgbuf, 8+size) }
+
+// Type is the message's type, mtype.
+func (m Msgbuf) Type() int64 { return int64(binary.NativeEndian.Uint64(m)) }
+
+// SetType sets mtype.
+func (m Msgbuf) SetType(mtype int64) { binary.NativeEndian.PutUint64(m, uint64(mtype)) }
+
+// Text is the room for the text, mtext.
+func (m Msgbuf) Text() []byte { return m[8:] }
+
 // Msgsnd is msgsnd(2): it appends text to the queue id as one message of type mtype (> 0, or
 // EINVAL). If the queue has no room for it (its msg_qbytes), it waits until it has, or with
 // IPC_NOWAIT in flag fails with EAGAIN. A text longer than msgmax (Msgmax) fails with EINVAL.
 // It retries on EINTR (see the top of this file): it ends when the message is sent, or the
 // queue is removed (EIDRM, or EINVAL if it was gone before the call).
 func Msgsnd(id int, mtype int64, text []byte, flag int) error {
-	// struct msgbuf: mtype as C's long (8 bytes, in the machine's byte order), then the text.
-	buf := make([]byte, 8+len(text))
-	binary.NativeEndian.PutUint64(buf, uint64(mtype))
-	copy(buf[8:], text)
+	m := NewMsgbuf(len(text))
+	m.SetType(mtype)
+	copy(m.Text(), text)
+	return MsgsndBuf(id, m, len(text), flag)
+}
+
+// MsgsndBuf is Msgsnd of the message in m: its type, and the first n bytes of its text.
+func MsgsndBuf(id int, m Msgbuf, n int, flag int) error {
+	if n < 0 || 8+n > len(m) {
+		return unix.EINVAL
+	}
 	for {
-		// msgsz is len(text): the text only, not mtype.
-		_, _, e := unix.Syscall6(unix.SYS_MSGSND, uintptr(id), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(text)), uintptr(flag), 0, 0)
+		// msgsz is n: the text only, not mtype.
+		_, _, e := unix.Syscall6(unix.SYS_MSGSND, uintptr(id), uintptr(unsafe.Pointer(&m[0])), uintptr(n), uintptr(flag), 0, 0)
 		switch e {
 		case 0:
 			return nil
@@ -109,18 +137,30 @@ func Msgsnd(id int, mtype int64, text []byte, flag int) error {
 // MSG_NOERROR in flag it is taken, cut to len(text)). With no such message it waits for one, or
 // with IPC_NOWAIT fails with ENOMSG. It retries on EINTR, as Msgsnd does.
 func Msgrcv(id int, text []byte, msgtyp int64, flag int) (n int, mtype int64, err error) {
-	buf := make([]byte, 8+len(text))
+	m := NewMsgbuf(len(text))
+	n, err = MsgrcvBuf(id, m, msgtyp, flag)
+	if err != nil {
+		return 0, 0, err
+	}
+	return copy(text, m.Text()[:n]), m.Type(), nil
+}
+
+// MsgrcvBuf is Msgrcv into m: the message's type and text go into m, with room for
+// len(m.Text()) bytes of text; it returns the text's length.
+func MsgrcvBuf(id int, m Msgbuf, msgtyp int64, flag int) (n int, err error) {
+	if len(m) < 8 {
+		return 0, unix.EINVAL
+	}
 	for {
-		// msgsz is len(text): room for the text, after the 8 bytes of mtype.
-		r, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(id), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(text)), uintptr(msgtyp), uintptr(flag), 0)
+		// msgsz is the room for the text, after the 8 bytes of mtype.
+		r, _, e := unix.Syscall6(unix.SYS_MSGRCV, uintptr(id), uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)-8), uintptr(msgtyp), uintptr(flag), 0)
 		switch e {
 		case 0:
-			n = copy(text, buf[8:8+int(r)])
-			return n, int64(binary.NativeEndian.Uint64(buf)), nil
+			return int(r), nil
 		case unix.EINTR:
 			continue
 		default:
-			return 0, 0, e
+			return 0, e
 		}
 	}
 }

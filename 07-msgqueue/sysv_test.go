@@ -257,6 +257,38 @@ func TestMsqNULBytes(t *testing.T) {
 	assert.Equal(t, payload, buf[:n])
 }
 
+// A Msgbuf is struct msgbuf: MsgsndBuf sends its type and the first n bytes of its text, and
+// MsgrcvBuf fills one in, with no allocation, unlike Msgsnd and Msgrcv, which make one a call.
+func TestMsgbuf(t *testing.T) {
+	id := newMsq(t, msgqueue.Mode)
+	out, in := msgqueue.NewMsgbuf(16), msgqueue.NewMsgbuf(16)
+	out.SetType(7)
+	n := copy(out.Text(), "hello, queue")
+	require.NoError(t, msgqueue.MsgsndBuf(id, out, n, 0))
+	got, err := msgqueue.MsgrcvBuf(id, in, 0, 0)
+	require.NoError(t, err)
+	assert.EqualValues(t, 7, in.Type())
+	assert.Equal(t, "hello, queue", string(in.Text()[:got]))
+	// What MsgsndBuf sent is what msgsnd of a C struct msgbuf sends: Msgrcv reads it alike.
+	require.NoError(t, msgqueue.MsgsndBuf(id, out, 5, 0))
+	assert.Equal(t, "7:hello", recv(t, id, 0))
+	assert.ErrorIs(t, msgqueue.MsgsndBuf(id, out, 17, 0), unix.EINVAL, "n beyond the text")
+
+	allocs := testing.AllocsPerRun(100, func() {
+		require.NoError(t, msgqueue.MsgsndBuf(id, out, n, 0))
+		_, err := msgqueue.MsgrcvBuf(id, in, 0, 0)
+		require.NoError(t, err)
+	})
+	assert.Zero(t, allocs, "MsgsndBuf and MsgrcvBuf allocate")
+	big := make([]byte, 4096) // (Go keeps a Msgbuf of a few bytes on the stack)
+	allocs = testing.AllocsPerRun(100, func() {
+		require.NoError(t, msgqueue.Msgsnd(id, 7, big, 0))
+		_, _, err := msgqueue.Msgrcv(id, big, 0, 0)
+		require.NoError(t, err)
+	})
+	assert.Equal(t, 2.0, allocs, "Msgsnd and Msgrcv each make a Msgbuf")
+}
+
 // A text of exactly msgmax bytes is sent and comes back whole; one byte more is EINVAL, and
 // nothing is sent. A message longer than the receiver's buffer is E2BIG and stays in the queue,
 // unless MSG_NOERROR cuts it.
