@@ -31,8 +31,8 @@ const benchMqMaxmsg = 10
 // lets the queue hold two of them), then waits for the peer's 1-byte message saying it has
 // taken them all.
 //
-//   - raw: msgsnd(2) and msgrcv(2) that block, as a C program calls them (Msgsnd and Msgrcv
-//     with no flag).
+//   - raw: msgsnd(2) and msgrcv(2) that block, as a C program calls them: MsgsndBuf and
+//     MsgrcvBuf with no flag, on a Msgbuf kept from call to call.
 //   - example: the wait of 07's programs, MsgsndContext and MsgrcvContext, on both sides: a
 //     try with IPC_NOWAIT, then sleeps of 1 ms doubling up to 50 ms between tries, so that
 //     Ctrl-C can end the wait (sysv.go says why not a blocking call). A message that finds
