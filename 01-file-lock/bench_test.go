@@ -34,8 +34,9 @@ import (
 //     other side holds the lock, WaitLock, which blocks in flock(2) in a goroutine of its own
 //     so that Ctrl-C can end the wait. With both processes on one CPU (IPC_BENCH_PIN=same)
 //     the other side almost never holds the lock when this one asks, and the two paths cost
-//     the same; on two CPUs (split) it often does, and each such wait costs a goroutine, and
-//     the wake-up of a thread of the runtime to run it.
+//     the same; on two CPUs (split) it often does, and each such wait costs a goroutine and
+//     the wake-up of a thread of the runtime to run it, but that is lost in the two processes'
+//     fight over the lock (the README's costs).
 func BenchmarkFlock(b *testing.B) {
 	for _, kind := range []string{"rtt", "throughput"} {
 		for _, path := range []string{"raw", "example"} {

@@ -31,11 +31,11 @@ import (
 //     that one wait, whose result comes back on a channel, the waiter selecting on it and on
 //     its context. The go statement and the channel cost little by themselves; what costs is
 //     that `go` wakes an idle thread of the runtime to run the new goroutine, and the threads
-//     take turns on the CPU the two processes share (IPC_BENCH_PIN=same). This process runs
-//     with GOMAXPROCS 2 on a machine of two CPUs: go test sets GOMAXPROCS for each benchmark,
-//     and so the runtime no longer lowers it to the one CPU the process is pinned to. With
-//     GOMAXPROCS 1 there is no idle thread to wake, and the example's wait costs only a
-//     little more than the raw one.
+//     take turns on the CPU the two processes share (IPC_BENCH_PIN=same). While pinned, both
+//     processes run with GOMAXPROCS 1 (benchkit_test.go), so there is no idle P, no thread is
+//     woken, and the example's wait costs only a little more than the raw one; with
+//     GOMAXPROCS 2 on one CPU (an idle P), each wait woke another thread, and cost about three
+//     times as much.
 func BenchmarkShmFutex(b *testing.B) {
 	for _, kind := range []string{"rtt", "throughput"} {
 		for _, path := range []string{"raw", "example"} {

@@ -318,9 +318,15 @@ func (r *runner) about(ctx context.Context, o options) []string {
 	if o.count > 1 {
 		rounds = fmt.Sprintf("%d rounds, the median of each", o.count)
 	}
+	command := append([]string{"go", "run", "./bench"}, o.args...)
+	for _, v := range []string{"IPC_BENCH_YIELD"} { // what the benchmarks read besides the pin
+		if val, ok := os.LookupEnv(v); ok {
+			command = append([]string{v + "=" + val}, command...)
+		}
+	}
 	lines = append(lines,
 		fmt.Sprintf("time: about %v a benchmark, %s", r.benchtime, rounds),
-		"command: "+shellLine(append([]string{"go", "run", "./bench"}, o.args...)))
+		"command: "+shellLine(command))
 	return lines
 }
 
