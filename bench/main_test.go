@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
@@ -14,7 +15,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,6 +166,59 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "svg", root1)
+}
+
+// TestInterrupt sends SIGINT to bench while it measures file + flock (whose file is in a
+// temporary directory, as bench's own directory is): bench lets the run end, removes what it
+// made, and dies of SIGINT, and nothing is left in its TMPDIR.
+func TestInterrupt(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	require.NoError(t, err)
+	gowork := strings.TrimSpace(string(out))
+	if gowork == "" || gowork == "off" {
+		t.Skip("no go.work: bench measures the workspace's modules, which only the workspace builds")
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(benchBin, "-run", "^flock$")
+	cmd.Dir = filepath.Dir(gowork)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	measuring, eof := make(chan struct{}), make(chan struct{})
+	var lines []string
+	go func() {
+		defer close(eof)
+		s := bufio.NewScanner(stderr)
+		for s.Scan() {
+			lines = append(lines, s.Text())
+			if strings.HasPrefix(s.Text(), "bench: [1/") {
+				close(measuring)
+			}
+		}
+	}()
+	select {
+	case <-measuring:
+	case <-time.After(2 * time.Minute): // the builds come first
+		cmd.Process.Kill()
+		t.Fatal("bench did not start measuring in 2 minutes")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	select { // stderr closes when bench exits (Wait must come after the last read)
+	case <-eof:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("bench still running a minute after SIGINT")
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	status := exit.Sys().(syscall.WaitStatus)
+	assert.True(t, status.Signaled() && status.Signal() == syscall.SIGINT, "bench ended with %v, not by SIGINT", err)
+	assert.Contains(t, lines, "bench: interrupted: waiting for the run in progress to end (again: kill it)...")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "bench left these in its TMPDIR")
 }
 
 func TestNoCCompiler(t *testing.T) {
